@@ -1,0 +1,45 @@
+# AdStack Realtime — run `make dev` to run everything, `make test` to test everything.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SRC    := libs services
+
+.PHONY: install dev test check lint types imports fmt watch clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install everything (editable)
+
+dev: install  ## run Redis, the ingester, two gateways and the simulated devnet
+	$(BIN)/adstack-dev
+
+watch: install  ## print live events from the campaign contract (needs `make dev` running)
+	$(BIN)/python -m adstack_devnet.watch --url ws://127.0.0.1:3002/ws --token "$$(cat .dev-token)" \
+	  --contract "$${CAMPAIGN_CONTRACT:-ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager}"
+
+test: install check  ## static checks, then the whole test suite against a real Redis
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+
+check: lint types imports  ## ruff, mypy --strict, import contracts
+
+lint: install
+	$(BIN)/ruff check $(SRC) tests
+
+types: install
+	$(BIN)/mypy -p adstack_clarity -p adstack_config -p adstack_events -p adstack_bus \
+	  -p adstack_protocol -p adstack_auth -p adstack_metrics -p adstack_localredis \
+	  -p adstack_runtime -p adstack_ingester -p adstack_gateway -p adstack_devnet
+
+imports: install
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff check --fix $(SRC) tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dev-token

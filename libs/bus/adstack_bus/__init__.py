@@ -1,0 +1,26 @@
+"""The Redis seam shared by the ingester (writer) and the gateways (readers).
+
+- :class:`Publisher`: the ingester's atomic publish (dedup, offsets, history, stats, pub/sub).
+- :class:`Subscriber`: a gateway's one pub/sub connection, with dynamic channels and reconnect.
+- :class:`Store`: reads of history, positions and stats.
+- :mod:`adstack_bus.keys`: every key and channel name.
+"""
+
+from adstack_bus.connection import create_redis, redacted_url
+from adstack_bus.errors import BusError, BusUnavailable
+from adstack_bus.publisher import Publisher, PublishResult
+from adstack_bus.store import HistoryPage, Position, Store
+from adstack_bus.subscriber import Subscriber
+
+__all__ = [
+    "BusError",
+    "BusUnavailable",
+    "HistoryPage",
+    "Position",
+    "PublishResult",
+    "Publisher",
+    "Store",
+    "Subscriber",
+    "create_redis",
+    "redacted_url",
+]

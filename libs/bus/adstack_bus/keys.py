@@ -1,0 +1,69 @@
+"""Every Redis key and channel name, in one module.
+
+Per-contract keys share the hash tag ``{<contractId>}`` so that a contract's history, offset
+counter, stats, dedup markers and channel live on one Redis Cluster shard and one Lua script
+can touch them all.
+"""
+
+from __future__ import annotations
+
+PREFIX = "adstack"
+
+
+def _tag(contract_id: str) -> str:
+    return "{" + contract_id + "}"
+
+
+def event_channel(contract_id: str) -> str:
+    """Pub/sub channel carrying a contract's ``event`` / ``event_reverted`` frames."""
+    return f"{PREFIX}:ev:{_tag(contract_id)}"
+
+
+def history(contract_id: str) -> str:
+    """Stream of the contract's recent frames; entry id ``<offset>-0``."""
+    return f"{PREFIX}:hist:{_tag(contract_id)}"
+
+
+def meta(contract_id: str) -> str:
+    """Hash ``{epoch, offset}``: the identity and position of the contract's history."""
+    return f"{PREFIX}:meta:{_tag(contract_id)}"
+
+
+def stats(contract_id: str) -> str:
+    """Hash ``{total, t:<type>…, last}`` of per-contract counters."""
+    return f"{PREFIX}:stats:{_tag(contract_id)}"
+
+
+def seen(contract_id: str, event_id: str) -> str:
+    """Dedup marker of one event; its value is the offset the event was published at."""
+    return f"{PREFIX}:seen:{_tag(contract_id)}:{event_id}"
+
+
+def reverted(contract_id: str) -> str:
+    """Set of ids of this contract's events withdrawn by a reorg (hidden from history)."""
+    return f"{PREFIX}:rev:{_tag(contract_id)}"
+
+
+def contract_from_channel(channel: str) -> str:
+    """Inverse of :func:`event_channel`."""
+    start = channel.index("{") + 1
+    return channel[start : channel.rindex("}")]
+
+
+BLOCK_CHANNEL = f"{PREFIX}:feed:block"
+"""Pub/sub channel of the ``block`` feed."""
+
+TRANSACTION_CHANNEL = f"{PREFIX}:feed:tx"
+"""Pub/sub channel of the ``transaction`` feed."""
+
+CONTRACTS = f"{PREFIX}:contracts"
+"""Set of every contract id that has published at least one event."""
+
+CHECKPOINT = f"{PREFIX}:ingester:checkpoint"
+"""Hash ``{height, hash, indexBlockHash}`` of the last block the ingester processed."""
+
+LEADER = f"{PREFIX}:ingester:leader"
+"""The ingester leader lease (value: the holder's id)."""
+
+FENCE = f"{PREFIX}:ingester:fence"
+"""Monotonic fencing token, incremented by each new leader."""

@@ -1,0 +1,124 @@
+"""The ingester's write path: one atomic Lua call per contract per batch."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from importlib import resources
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from adstack_bus import keys
+from adstack_bus.errors import BusUnavailable
+from adstack_events import ContractEvent, encode_event_head
+
+_PUBLISH_LUA = resources.files("adstack_bus").joinpath("publish.lua").read_text()
+
+
+class PublishResult(msgspec.Struct):
+    """What one :meth:`Publisher.publish_events` call did."""
+
+    published: int = 0
+    duplicates: int = 0
+    offsets: dict[str, int] = msgspec.field(default_factory=dict)
+    """Event id → offset, for the events published now."""
+
+
+class Publisher:
+    """Publishes contract events and feed messages to Redis.
+
+    Guarantees: for each contract, the offset order equals the history order equals the
+    pub/sub order, because one Lua script does all three; an event id seen within
+    ``dedup_ttl`` is never published again. On any Redis failure it raises
+    :class:`BusUnavailable`; the caller must answer the node non-200 so it re-sends, and the
+    events already published are then dropped as duplicates.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        history_limit: int = 100,
+        history_ttl: int = 3600,
+        dedup_ttl: int = 3 * 86400,
+        sharded: bool = False,
+    ) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_PUBLISH_LUA)
+        self.history_limit = history_limit
+        self.history_ttl = history_ttl
+        self.dedup_ttl = dedup_ttl
+        self._publish_cmd = "SPUBLISH" if sharded else "PUBLISH"
+
+    async def publish_events(self, events: Sequence[ContractEvent]) -> PublishResult:
+        """Publish ``events`` (already in the order clients must see them).
+
+        Raises:
+            BusUnavailable: Redis failed; some contracts may be published, none partially.
+        """
+        by_contract: dict[str, list[ContractEvent]] = {}
+        for event in events:
+            by_contract.setdefault(event.contractId, []).append(event)
+        if not by_contract:
+            return PublishResult()
+        now_ms = int(time.time() * 1000)
+        result = PublishResult()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for contract_id, batch in by_contract.items():
+                    await self._script(
+                        keys=[
+                            keys.meta(contract_id),
+                            keys.history(contract_id),
+                            keys.stats(contract_id),
+                            *(keys.seen(contract_id, e.id) for e in batch),
+                        ],
+                        args=self._args(contract_id, batch, now_ms),
+                        client=pipe,
+                    )
+                pipe.sadd(keys.CONTRACTS, *by_contract)
+                replies = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"publish failed: {type(exc).__name__}") from exc
+        for (_contract, batch), offsets in zip(by_contract.items(), replies, strict=False):
+            for event, offset in zip(batch, offsets, strict=True):
+                if int(offset) > 0:
+                    result.published += 1
+                    result.offsets[event.id] = int(offset)
+                else:
+                    result.duplicates += 1
+        return result
+
+    def _args(self, contract_id: str, batch: Sequence[ContractEvent],
+              now_ms: int) -> list[bytes | str | int]:
+        args: list[bytes | str | int] = [
+            keys.event_channel(contract_id),
+            secrets.token_hex(6),
+            self.history_limit,
+            self.history_ttl,
+            self.dedup_ttl,
+            now_ms,
+            self._publish_cmd,
+        ]
+        for event in batch:
+            args.append(event.type)
+            args.append(encode_event_head(event))
+        return args
+
+    async def publish_feed(self, channel: str, payload: bytes) -> None:
+        """Publish one already-encoded feed frame (``block`` / ``transaction``)."""
+        try:
+            await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                self._publish_cmd, channel, payload)
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"publish failed: {type(exc).__name__}") from exc
+
+    async def ping(self) -> bool:
+        """True if Redis answers."""
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False

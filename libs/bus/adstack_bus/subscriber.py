@@ -1,0 +1,207 @@
+"""A gateway's single Redis pub/sub connection.
+
+Channels are added and removed while it runs; after a lost connection it reconnects with
+exponential backoff and full jitter, resubscribes every channel, and — once Redis has
+confirmed them all — reports the reconnect so the gateway can re-read what it missed from
+history (offsets tell it what that is).
+
+Delivery guarantee: at most once per connection lifetime (Redis pub/sub never replays);
+per-channel order is kept. Not safe to share across event loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from adstack_bus import keys
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes], None]
+"""Called with (channel, payload) for each message; must not block or await."""
+
+ReconnectHandler = Callable[[frozenset[str]], Awaitable[None]]
+"""Awaited after a reconnect, with the channels that were resubscribed."""
+
+# Subscribed for the connection's whole life: redis-py's listener returns at once when
+# nothing is subscribed, and its confirmation tells us the connection is live.
+CONTROL_CHANNEL = f"{keys.PREFIX}:ctl"
+
+
+class Subscriber:
+    """Owns one pub/sub connection; call :meth:`run` in a task, then (un)subscribe freely."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        on_message: MessageHandler,
+        *,
+        on_reconnect: ReconnectHandler | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._redis = redis
+        self._on_message = on_message
+        self._on_reconnect = on_reconnect
+        self._max_backoff = max_backoff
+        self._channels: set[str] = set()
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.connected = asyncio.Event()
+        """Set while the connection is up and every channel is confirmed."""
+        self.reconnects = 0
+
+    @property
+    def closing(self) -> bool:
+        return self._closed
+
+    @property
+    def channels(self) -> frozenset[str]:
+        return frozenset(self._channels)
+
+    def _waiter(self, channel: str) -> asyncio.Future[None]:
+        waiter = self._confirmations.get(channel)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._confirmations[channel] = waiter
+        return waiter
+
+    async def subscribe(self, channel: str, *, timeout: float = 5.0) -> bool:
+        """Add ``channel`` and wait until Redis confirms it.
+
+        Returns True once messages published from now on will arrive; False if the
+        connection is down (the channel is kept and resubscribed on reconnect).
+        """
+        pubsub = self._pubsub
+        if channel in self._channels and channel not in self._confirmations:
+            return pubsub is not None and self.connected.is_set()
+        self._channels.add(channel)
+        if pubsub is None:
+            return False
+        if channel not in self._confirmations:
+            waiter = self._waiter(channel)
+            try:
+                await pubsub.subscribe(channel)
+            except (RedisError, OSError):
+                log.warning("subscribe %s failed; it is resubscribed after reconnect", channel)
+                self._confirmations.pop(channel, None)
+                return False
+        else:
+            waiter = self._confirmations[channel]
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            return False
+        return True
+
+    async def unsubscribe(self, channel: str) -> None:
+        """Remove ``channel``."""
+        if channel not in self._channels:
+            return
+        self._channels.discard(channel)
+        pubsub = self._pubsub
+        if pubsub is not None:
+            try:
+                await pubsub.unsubscribe(channel)
+            except (RedisError, OSError):
+                log.warning("unsubscribe %s failed", channel)
+
+    async def run(self) -> None:
+        """Receive until :meth:`close`; reconnects forever on failures."""
+        attempt = 0
+        first = True
+        while not self._closed:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
+            self._pubsub = pubsub
+            try:
+                channels = [CONTROL_CHANNEL, *self._channels]
+                waiters = [self._waiter(channel) for channel in channels]
+                await pubsub.subscribe(*channels)
+                self._spawn(self._after_confirmed(waiters, frozenset(channels[1:]),
+                                                  reconnected=not first))
+                first = False
+                attempt = 0
+                await self._listen(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if self.closing:
+                    break
+                delay = random.uniform(0, min(self._max_backoff, 0.1 * 2**attempt))
+                attempt += 1
+                log.warning("redis pub/sub lost (%s); reconnecting in %.2fs",
+                            type(exc).__name__, delay)
+                self._reset(pubsub)
+                await asyncio.sleep(delay)
+            finally:
+                self._reset(pubsub)
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _reset(self, pubsub: aioredis.client.PubSub) -> None:
+        if self._pubsub is pubsub:
+            self._pubsub = None
+        self.connected.clear()
+        for waiter in self._confirmations.values():
+            if not waiter.done():
+                waiter.cancel()
+        self._confirmations.clear()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _after_confirmed(self, waiters: list[asyncio.Future[None]],
+                               channels: frozenset[str], *, reconnected: bool) -> None:
+        try:
+            await asyncio.gather(*waiters)
+        except asyncio.CancelledError:
+            return
+        self.connected.set()
+        if reconnected:
+            self.reconnects += 1
+            log.info("redis pub/sub reconnected; %d channels resubscribed", len(channels))
+            if self._on_reconnect is not None:
+                try:
+                    await self._on_reconnect(channels)
+                except Exception:
+                    log.exception("reconnect handler failed")
+
+    async def _listen(self, pubsub: aioredis.client.PubSub) -> None:
+        handler = self._on_message
+        async for message in pubsub.listen():
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind not in {"message", "smessage"}:
+                if kind in {"subscribe", "ssubscribe"}:
+                    waiter = self._confirmations.pop(message["channel"].decode(), None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+                continue
+            channel = message["channel"].decode()
+            if channel == CONTROL_CHANNEL:
+                continue
+            try:
+                handler(channel, message["data"])
+            except Exception:
+                log.exception("message handler failed for %s", channel)
+
+    async def close(self) -> None:
+        """Stop :meth:`run` after its current message."""
+        self._closed = True
+        pubsub = self._pubsub
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        for task in list(self._tasks):
+            task.cancel()

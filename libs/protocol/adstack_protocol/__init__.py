@@ -1,0 +1,9 @@
+"""The client protocol's vocabulary: command and reply names, error codes, close codes.
+
+Shared by the gateway, the Python client SDK and the test/load tools. Pure data.
+"""
+
+from adstack_protocol.codes import CloseCode, ErrorCode, close_is_terminal
+from adstack_protocol.names import ClientCommand, ServerEvent
+
+__all__ = ["ClientCommand", "CloseCode", "ErrorCode", "ServerEvent", "close_is_terminal"]

@@ -1,0 +1,79 @@
+"""Every error code and WebSocket close code the gateway uses, in one place.
+
+Error codes travel in ``error`` frames ``{"message", "code"}``; the connection stays open.
+Close codes end a connection. Following Centrifugo's split, 4000–4499 mean "reconnect
+(with backoff)" and 4500–4999 mean "do not reconnect with the same credentials".
+The README's protocol section lists the same table.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Codes of ``error`` frames (the connection stays open)."""
+
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    """The frame is not JSON, not an object, or a field has the wrong type or value."""
+    UNKNOWN_EVENT = "UNKNOWN_EVENT"
+    """The ``event`` name is not a command the server knows."""
+    INVALID_CONTRACT = "INVALID_CONTRACT"
+    """``contractId`` is not a valid contract principal (``SP….name``)."""
+    MAX_SUBSCRIPTIONS = "MAX_SUBSCRIPTIONS"
+    """The connection already holds ``MAX_SUBSCRIPTIONS_PER_CLIENT`` subscriptions."""
+    NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
+    """``unsubscribe`` for a contract this connection is not subscribed to."""
+    FORBIDDEN = "FORBIDDEN"
+    """The token does not allow this contract."""
+    RATE_LIMITED = "RATE_LIMITED"
+    """Too many commands; slow down (the connection is closed if it persists)."""
+    HISTORY_ERROR = "HISTORY_ERROR"
+    """History could not be read (Redis unavailable)."""
+    STATS_ERROR = "STATS_ERROR"
+    """Stats could not be read (Redis unavailable)."""
+    SUBSCRIBE_ERROR = "SUBSCRIBE_ERROR"
+    """The subscription could not be set up (Redis unavailable); retry."""
+    INVALID_TOKEN = "INVALID_TOKEN"
+    """A ``refresh`` carried a token that does not verify."""
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008
+    """Handshake refused: bad or missing token, bad Origin (RFC 6455)."""
+    MESSAGE_TOO_BIG = 1009
+    """A client frame exceeded the maximum frame size."""
+    INTERNAL_ERROR = 1011
+
+    # 4000–4499: transient, reconnect with backoff.
+    SHUTDOWN = 4000
+    """The gateway is shutting down (drain); reconnect, another replica will take you."""
+    SLOW = 4001
+    """The client fell too far behind (outbound queue overflow); reconnect and recover."""
+    NO_PONG = 4002
+    """No pong within the keepalive timeout."""
+    RATE_LIMITED = 4003
+    """Kept exceeding the command rate limit."""
+    TOO_MANY_CONNECTIONS = 4004
+    """Too many connections from this client IP."""
+    TOKEN_EXPIRED = 4005
+    """The token expired and was not refreshed; reconnect with a fresh token."""
+    UNAVAILABLE = 4006
+    """A dependency is down; reconnect later."""
+
+    # 4500–4999: terminal, do not reconnect with the same credentials.
+    INVALID_TOKEN = 4500
+    """The token is invalid (signature, claims, algorithm)."""
+    BAD_REQUEST = 4501
+    """The client broke the protocol (e.g. a binary frame on the JSON protocol)."""
+    FORBIDDEN_ORIGIN = 4502
+    """The ``Origin`` header is not in ``ALLOWED_ORIGINS``."""
+
+
+def close_is_terminal(code: int) -> bool:
+    """True if a client should not reconnect automatically after this close code."""
+    return 4500 <= code <= 4999 or code in (CloseCode.POLICY_VIOLATION,)

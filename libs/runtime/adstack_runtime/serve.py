@@ -1,0 +1,30 @@
+"""Run an ASGI app on uvicorn with our defaults (no per-message deflate, sans-I/O websockets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+
+
+def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
+              ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
+              ws_ping_timeout: float | None = 20.0,
+              timeout_graceful_shutdown: int | None = None) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM. Blocks."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_max_size=ws_max_size,
+        ws_ping_interval=ws_ping_interval,
+        ws_ping_timeout=ws_ping_timeout,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+        log_config=None,
+    )
+    uvicorn.Server(config).run()

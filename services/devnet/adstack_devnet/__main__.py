@@ -1,0 +1,128 @@
+"""``adstack-devnet``: a stand-in Stacks node that POSTs ``/new_block`` to the ingester.
+
+Like the real node it re-sends a block until it gets HTTP 200 (backoff from 100 ms,
+doubling with jitter), so an ingester restart or a Redis outage loses nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from types import FrameType
+
+import httpx
+
+from adstack_devnet import DEFAULT_CONTRACTS
+from adstack_devnet.chain import Block, Chain
+
+log = logging.getLogger("adstack.devnet")
+
+_stop = False
+
+
+def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+    global _stop
+    _stop = True
+
+
+def contracts_from_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The five seed contract variables, defaulting to the AdStack devnet deployer's."""
+    return {var: environ.get(var, default) or default for var, default in DEFAULT_CONTRACTS.items()}
+
+
+def post_block(client: httpx.Client, url: str, block: Block, *, token: str | None,
+               timeout: float = 5.0) -> int:
+    """POST until the ingester answers 200; returns the number of attempts."""
+    headers = {"content-type": "application/json", "connection": "close"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    body = json.dumps(block.payload).encode()
+    delay = 0.1
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            response = client.post(f"{url}/new_block", content=body, headers=headers,
+                                   timeout=timeout)
+            if response.status_code == 200:
+                return attempts
+            log.warning("ingester answered %d for block %d; retrying", response.status_code,
+                        block.height)
+        except httpx.HTTPError as exc:
+            log.warning("POST block %d failed (%s); retrying", block.height, type(exc).__name__)
+        if _stop and attempts > 3:
+            raise SystemExit(1)
+        time.sleep(delay + random.uniform(0, delay))
+        delay = min(delay * 2, 3 * timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="adstack-devnet",
+        description="Simulated Stacks devnet: POSTs realistic /new_block payloads with AdStack "
+        "print events (real Clarity hex) to the ingester's event-observer endpoint.",
+        epilog="contracts come from CAMPAIGN_CONTRACT, AUCTION_CONTRACT, BRIDGE_CONTRACT, "
+        "PAYMENT_CONTRACT, GOVERNANCE_CONTRACT (default: the devnet deployer's).",
+    )
+    parser.add_argument("--ingester-url",
+                        default=os.environ.get("INGESTER_URL", "http://127.0.0.1:3700"))
+    parser.add_argument("--rate", type=float, default=float(os.environ.get("DEVNET_RATE", "1")),
+                        help="blocks per second (default 1)")
+    parser.add_argument("--events-per-block", type=int,
+                        default=int(os.environ.get("DEVNET_EVENTS_PER_BLOCK", "5")))
+    parser.add_argument("--blocks", type=int, default=0, help="stop after N blocks (0: never)")
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("DEVNET_SEED", "1")))
+    parser.add_argument("--fork-every", type=int, default=0,
+                        help="inject a fork every N blocks (0: never)")
+    parser.add_argument("--fork-depth", type=int, default=1, help="orphaned blocks per fork")
+    parser.add_argument("--token", default=os.environ.get("OBSERVER_TOKEN"),
+                        help="bearer token for the ingester (OBSERVER_TOKEN)")
+    parser.add_argument("--log-file", help="append one JSON line per posted block here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)-5s devnet: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    chain = Chain(contracts_from_env(os.environ), seed=args.seed,
+                  events_per_block=args.events_per_block)
+    interval = 1.0 / args.rate if args.rate > 0 else 0.0
+    sink = open(args.log_file, "a") if args.log_file else None  # noqa: SIM115
+    posted = 0
+    next_at = time.monotonic()
+    log.info("posting to %s at %.2f blocks/s, %d events/block", args.ingester_url, args.rate,
+             args.events_per_block)
+    with httpx.Client() as client:
+        while not _stop and (args.blocks == 0 or posted < args.blocks):
+            fork = (args.fork_every > 0 and posted > 0 and posted % args.fork_every == 0
+                    and len(chain.blocks) > args.fork_depth)
+            if fork:
+                orphaned, blocks = chain.fork(args.fork_depth)
+                log.info("fork: orphaning %d blocks from height %d", len(orphaned),
+                         orphaned[0].height)
+            else:
+                blocks = [chain.next_block()]
+            for block in blocks:
+                post_block(client, args.ingester_url, block, token=args.token)
+                posted += 1
+                if sink is not None:
+                    sink.write(json.dumps({"height": block.height,
+                                           "indexBlockHash": block.index_block_hash,
+                                           "prints": block.prints}) + "\n")
+                    sink.flush()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+    if sink is not None:
+        sink.close()
+    log.info("posted %d blocks", posted)
+
+
+if __name__ == "__main__":
+    main()

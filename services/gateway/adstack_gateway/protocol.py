@@ -1,0 +1,220 @@
+"""The client protocol's pure core: parse commands, build reply frames. No I/O.
+
+A frame is a JSON text ``{"event": "<name>", "data": {…}}`` with an optional ``requestId``
+(echoed on the reply). Both transports (native ``/ws`` and Socket.IO) feed their decoded
+``(event, data)`` through :func:`parse_command`, so validation exists once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from adstack_clarity import C32Error, c32_address_decode
+from adstack_events import is_valid_contract_id, is_valid_event_type
+from adstack_protocol import ClientCommand, ErrorCode
+
+MAX_EVENT_TYPES = 32
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 100
+
+
+class ProtocolError(Exception):
+    """A command was refused; ``code`` goes to the client in an ``error`` frame."""
+
+    def __init__(self, code: ErrorCode, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+class Since(msgspec.Struct, frozen=True):
+    offset: int
+    epoch: str
+
+
+class Subscribe(msgspec.Struct, frozen=True):
+    contract_id: str
+    event_types: frozenset[str] | None
+    since: Since | None = None
+
+
+class Unsubscribe(msgspec.Struct, frozen=True):
+    contract_id: str
+
+
+class GetHistory(msgspec.Struct, frozen=True):
+    contract_id: str
+    limit: int
+
+
+class GetStats(msgspec.Struct, frozen=True):
+    contract_id: str
+
+
+class Feed(msgspec.Struct, frozen=True):
+    feed: str
+    """``block`` or ``transaction``."""
+    on: bool
+
+
+class Refresh(msgspec.Struct, frozen=True):
+    token: str
+
+
+class Ping(msgspec.Struct, frozen=True):
+    pass
+
+
+Command = Subscribe | Unsubscribe | GetHistory | GetStats | Feed | Refresh | Ping
+
+
+class Envelope(msgspec.Struct):
+    event: str
+    data: Any = None
+    requestId: Any = None
+
+
+_envelope_decoder = msgspec.json.Decoder(Envelope)
+
+
+def parse_frame(text: str | bytes) -> tuple[str, Any, Any]:
+    """Split a native JSON frame into ``(event, data, request_id)``.
+
+    Raises:
+        ProtocolError: INVALID_PAYLOAD if it is not a JSON object with a string ``event``.
+    """
+    try:
+        envelope = _envelope_decoder.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD,
+                            "frame must be a JSON object {\"event\": string, \"data\": object}"
+                            ) from exc
+    request_id = envelope.requestId
+    if request_id is not None and not isinstance(request_id, str | int):
+        request_id = None
+    return envelope.event, envelope.data, request_id
+
+
+def _contract(data: dict[str, Any], request_id: Any) -> str:
+    value = data.get("contractId")
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(ErrorCode.INVALID_CONTRACT, "contractId is required", request_id)
+    if not is_valid_contract_id(value):
+        raise ProtocolError(ErrorCode.INVALID_CONTRACT,
+                            "contractId must be a contract principal like SP….name", request_id)
+    try:
+        c32_address_decode(value.split(".", 1)[0])
+    except C32Error as exc:
+        raise ProtocolError(ErrorCode.INVALID_CONTRACT,
+                            "contractId has an invalid address checksum", request_id) from exc
+    return value
+
+
+def _data_object(data: Any, request_id: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "data must be an object", request_id)
+    return data
+
+
+def parse_command(event: str, data: Any, request_id: Any = None) -> Command:
+    """Validate one client command.
+
+    Raises:
+        ProtocolError: UNKNOWN_EVENT, INVALID_PAYLOAD or INVALID_CONTRACT.
+    """
+    try:
+        name = ClientCommand(event)
+    except ValueError:
+        raise ProtocolError(ErrorCode.UNKNOWN_EVENT, f"unknown event {event[:64]!r}",
+                            request_id) from None
+    body = _data_object(data, request_id)
+    if name is ClientCommand.SUBSCRIBE:
+        contract = _contract(body, request_id)
+        return Subscribe(contract, _event_types(body.get("eventTypes"), request_id),
+                         _since(body.get("since"), request_id))
+    if name is ClientCommand.UNSUBSCRIBE:
+        return Unsubscribe(_contract(body, request_id))
+    if name is ClientCommand.GET_HISTORY:
+        return GetHistory(_contract(body, request_id), _limit(body.get("limit"), request_id))
+    if name is ClientCommand.GET_STATS:
+        return GetStats(_contract(body, request_id))
+    if name is ClientCommand.SUBSCRIBE_BLOCKS:
+        return Feed("block", True)
+    if name is ClientCommand.UNSUBSCRIBE_BLOCKS:
+        return Feed("block", False)
+    if name is ClientCommand.SUBSCRIBE_TRANSACTIONS:
+        return Feed("transaction", True)
+    if name is ClientCommand.UNSUBSCRIBE_TRANSACTIONS:
+        return Feed("transaction", False)
+    if name is ClientCommand.REFRESH:
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "refresh needs a token", request_id)
+        return Refresh(token)
+    return Ping()
+
+
+def _event_types(value: Any, request_id: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or len(value) > MAX_EVENT_TYPES:
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD,
+                            f"eventTypes must be a list of at most {MAX_EVENT_TYPES} names",
+                            request_id)
+    types: set[str] = set()
+    for item in value:
+        if not isinstance(item, str):
+            raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "eventTypes must be strings",
+                                request_id)
+        normalised = item.strip().lower().replace("-", "_")
+        if not is_valid_event_type(normalised):
+            raise ProtocolError(ErrorCode.INVALID_PAYLOAD,
+                                f"invalid event type {item[:64]!r}", request_id)
+        types.add(normalised)
+    # An empty list means "no filter", as in the original server.
+    return frozenset(types) or None
+
+
+def _since(value: Any, request_id: Any) -> Since | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "since must be {offset, epoch}",
+                            request_id)
+    offset, epoch = value.get("offset"), value.get("epoch")
+    if (not isinstance(offset, int) or isinstance(offset, bool) or offset < 0
+            or not isinstance(epoch, str) or len(epoch) > 64):
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD,
+                            "since must be {offset: non-negative integer, epoch: string}",
+                            request_id)
+    return Since(offset, epoch)
+
+
+def _limit(value: Any, request_id: Any) -> int:
+    if value is None:
+        return HISTORY_DEFAULT
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "limit must be a positive integer",
+                            request_id)
+    return min(value, HISTORY_MAX)
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def frame(event: str, data: Any, request_id: Any = None) -> str:
+    """Encode one server → client frame."""
+    if request_id is None:
+        return _encoder.encode({"event": event, "data": data}).decode()
+    return _encoder.encode({"event": event, "data": data, "requestId": request_id}).decode()
+
+
+def error_frame(code: ErrorCode, message: str, request_id: Any = None) -> str:
+    return frame("error", {"message": message, "code": code.value}, request_id)

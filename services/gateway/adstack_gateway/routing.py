@@ -1,0 +1,87 @@
+"""Pure routing helpers: what a bus message is, and which subscription it matches. No I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class _PeekData(msgspec.Struct):
+    type: str = ""
+    offset: int = 0
+    epoch: str = ""
+
+
+class _Peek(msgspec.Struct):
+    event: str
+    data: _PeekData = msgspec.field(default_factory=_PeekData)
+
+
+_peek_decoder = msgspec.json.Decoder(_Peek)
+_data_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+class Outgoing:
+    """One server → client message, encoded at most once however many clients get it.
+
+    ``text`` is the native-protocol JSON frame; ``data`` is the decoded payload for
+    transports that encode themselves (Socket.IO). Both are computed lazily and cached.
+    """
+
+    __slots__ = ("_data", "_raw", "_text", "epoch", "event", "event_type", "offset",
+                 "request_id")
+
+    def __init__(self, event: str, *, raw: bytes | None = None, data: Any = None,
+                 request_id: Any = None, event_type: str = "", offset: int = 0,
+                 epoch: str = "") -> None:
+        self.event = event
+        self._raw = raw
+        self._text: str | None = None
+        self._data = data
+        self.request_id = request_id
+        self.event_type = event_type
+        self.offset = offset
+        self.epoch = epoch
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> Outgoing:
+        """Wrap a frame as published (``{"event": …, "data": {…}}``).
+
+        Raises:
+            msgspec.DecodeError / ValidationError: not a frame.
+        """
+        peek = _peek_decoder.decode(raw)
+        return cls(peek.event, raw=raw, event_type=peek.data.type, offset=peek.data.offset,
+                   epoch=peek.data.epoch)
+
+    @classmethod
+    def from_event_data(cls, event: str, data_json: bytes, *, event_type: str = "",
+                        offset: int = 0, epoch: str = "") -> Outgoing:
+        """Wrap a stored ``data`` object (from history) as a frame of ``event``."""
+        raw = b'{"event":"' + event.encode() + b'","data":' + data_json + b"}"
+        return cls(event, raw=raw, event_type=event_type, offset=offset, epoch=epoch)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            if self._raw is not None:
+                self._text = self._raw.decode()
+            else:
+                body: dict[str, Any] = {"event": self.event, "data": self._data}
+                if self.request_id is not None:
+                    body["requestId"] = self.request_id
+                self._text = _encoder.encode(body).decode()
+        return self._text
+
+    @property
+    def data(self) -> Any:
+        if self._data is None and self._raw is not None:
+            self._data = _data_decoder.decode(self._raw)["data"]
+        return self._data
+
+
+def matches(event_types: frozenset[str] | None, event_type: str) -> bool:
+    """Exact filtering: no filter takes every type; otherwise the type must be listed."""
+    return event_types is None or event_type in event_types

@@ -1,0 +1,83 @@
+"""Gateway settings, read from the environment (the original server's variable names)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from adstack_auth import VerifierConfig
+from adstack_config import Env
+
+
+class GatewaySettings(msgspec.Struct, kw_only=True):
+    # Network
+    host: str = "0.0.0.0"
+    port: int = 3002
+    allowed_origins: tuple[str, ...] = ("*",)
+    # Redis
+    redis_url: str = "redis://localhost:6379/0"
+    # Auth
+    skip_auth: bool = False
+    jwt: VerifierConfig = msgspec.field(default_factory=VerifierConfig)
+    # Limits
+    max_subscriptions: int = 10
+    history_limit: int = 100
+    max_frame_bytes: int = 64 * 1024
+    outbox_max_bytes: int = 1 << 20
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    # Process
+    environment: str = "development"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = Env(environ)
+        environment = env.str("NODE_ENV", env.str("ENV", "development")).lower()
+        skip_auth = env.bool("SKIP_AUTH", False)
+        if skip_auth and environment != "development":
+            env.problem("SKIP_AUTH=true is only allowed with NODE_ENV=development "
+                        f"(NODE_ENV is {environment!r})")
+        algorithms = env.list("JWT_ALGORITHMS", ())
+        public_key = env.opt_str("JWT_PUBLIC_KEY_FILE")
+        jwks = env.opt_str("JWT_JWKS_URL")
+        if not algorithms:
+            algorithms = ("RS256", "ES256") if (public_key or jwks) else ("HS256",)
+        jwt = VerifierConfig(
+            secret=env.opt_str("JWT_SECRET"),
+            public_key_file=public_key,
+            jwks_url=jwks,
+            algorithms=algorithms,
+            issuer=env.opt_str("JWT_ISSUER"),
+            audience=env.opt_str("JWT_AUDIENCE"),
+            leeway=env.float("JWT_LEEWAY", 30.0, minimum=0),
+            contracts_claim=env.str("JWT_CONTRACTS_CLAIM", "contracts"),
+        )
+        if not skip_auth and not (jwt.secret or jwt.public_key_file or jwt.jwks_url):
+            env.problem("set JWT_SECRET (or JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL), "
+                        "or SKIP_AUTH=true in development")
+        settings = cls(
+            host=env.str("HOST", "0.0.0.0"),
+            port=env.int("PORT", 3002, minimum=0, maximum=65535),
+            allowed_origins=env.list("ALLOWED_ORIGINS", ("*",)),
+            redis_url=env.str("REDIS_URL", "redis://localhost:6379/0"),
+            skip_auth=skip_auth,
+            jwt=jwt,
+            max_subscriptions=env.int("MAX_SUBSCRIPTIONS_PER_CLIENT", 10, minimum=1),
+            history_limit=env.int("EVENT_HISTORY_LIMIT", 100, minimum=1, maximum=100),
+            max_frame_bytes=env.int("MAX_FRAME_BYTES", 64 * 1024, minimum=256),
+            outbox_max_bytes=env.int("OUTBOX_MAX_BYTES", 1 << 20, minimum=4096),
+            ping_interval=env.float("WS_PING_INTERVAL", 20.0, minimum=0.1),
+            ping_timeout=env.float("WS_PING_TIMEOUT", 20.0, minimum=0.1),
+            environment=environment,
+            log_level=env.str("LOG_LEVEL", "INFO"),
+            log_json=env.bool("LOG_JSON", environment == "production"),
+        )
+        env.check()
+        return settings
