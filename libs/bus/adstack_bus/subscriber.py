@@ -85,7 +85,13 @@ class Subscriber:
             return pubsub is not None and self.connected.is_set()
         self._channels.add(channel)
         if pubsub is None:
-            return False
+            # Not connected yet (or reconnecting): the channel is part of the next
+            # (re)subscription, which sets ``connected`` once Redis confirmed it.
+            try:
+                await asyncio.wait_for(self.connected.wait(), timeout)
+            except TimeoutError:
+                return False
+            return True
         if channel not in self._confirmations:
             waiter = self._waiter(channel)
             try:

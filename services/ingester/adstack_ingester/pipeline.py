@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from adstack_clarity import ClarityDecodeError, decode_hex, to_json
+from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import BlockFeed, ContractEvent, event_id, event_type_from_print
 from adstack_ingester.payloads import NewBlock
 
@@ -85,7 +85,7 @@ def extract_events(
                                               body.contract_identifier, "no raw_value"))
             continue
         try:
-            data = to_json(decode_hex(body.raw_value))
+            data = decode_hex_to_json(body.raw_value)
         except ClarityDecodeError as exc:
             if failures is not None:
                 failures.append(DecodeFailure(item.txid, item.event_index,

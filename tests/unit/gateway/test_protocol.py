@@ -1,0 +1,100 @@
+"""The pure client-protocol parser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adstack_gateway.protocol import (
+    Feed,
+    GetHistory,
+    GetStats,
+    Ping,
+    ProtocolError,
+    Since,
+    Subscribe,
+    Unsubscribe,
+    parse_command,
+    parse_frame,
+)
+from adstack_gateway.routing import Outgoing, matches
+from adstack_protocol import ErrorCode
+
+C = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
+
+
+def test_subscribe_normalises_event_types() -> None:
+    cmd = parse_command("subscribe", {"contractId": C,
+                                      "eventTypes": ["campaign-created", "spend_recorded"]})
+    assert cmd == Subscribe(C, frozenset({"campaign_created", "spend_recorded"}))
+
+
+def test_empty_event_types_mean_no_filter() -> None:
+    assert parse_command("subscribe", {"contractId": C, "eventTypes": []}) == Subscribe(C, None)
+
+
+def test_since_is_parsed() -> None:
+    cmd = parse_command("subscribe", {"contractId": C, "since": {"offset": 5, "epoch": "ab"}})
+    assert isinstance(cmd, Subscribe) and cmd.since == Since(5, "ab")
+
+
+@pytest.mark.parametrize(("event", "data", "expected"), [
+    ("unsubscribe", {"contractId": C}, Unsubscribe(C)),
+    ("getHistory", {"contractId": C}, GetHistory(C, 50)),
+    ("getHistory", {"contractId": C, "limit": 500}, GetHistory(C, 100)),
+    ("getStats", {"contractId": C}, GetStats(C)),
+    ("subscribeBlocks", None, Feed("block", True)),
+    ("unsubscribeTransactions", {}, Feed("transaction", False)),
+    ("ping", None, Ping()),
+])
+def test_commands(event: str, data: Any, expected: object) -> None:
+    assert parse_command(event, data) == expected
+
+
+@pytest.mark.parametrize(("event", "data", "code"), [
+    ("nope", {}, ErrorCode.UNKNOWN_EVENT),
+    ("subscribe", {}, ErrorCode.INVALID_CONTRACT),
+    ("subscribe", {"contractId": "not-a-contract"}, ErrorCode.INVALID_CONTRACT),
+    ("subscribe", {"contractId": "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGN.promo-manager"},
+     ErrorCode.INVALID_CONTRACT),  # bad checksum
+    ("subscribe", {"contractId": C, "eventTypes": "x" * 200}, ErrorCode.INVALID_PAYLOAD),
+    ("subscribe", {"contractId": C, "eventTypes": [1]}, ErrorCode.INVALID_PAYLOAD),
+    ("subscribe", {"contractId": C, "since": {"offset": -1, "epoch": "a"}},
+     ErrorCode.INVALID_PAYLOAD),
+    ("subscribe", [1, 2], ErrorCode.INVALID_PAYLOAD),
+    ("getHistory", {"contractId": C, "limit": 0}, ErrorCode.INVALID_PAYLOAD),
+    ("getHistory", {"contractId": C, "limit": "5"}, ErrorCode.INVALID_PAYLOAD),
+    ("getHistory", {"contractId": C, "limit": True}, ErrorCode.INVALID_PAYLOAD),
+])
+def test_bad_commands_get_codes(event: str, data: Any, code: ErrorCode) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_command(event, data, request_id=7)
+    assert info.value.code is code
+    assert info.value.request_id == 7
+
+
+@pytest.mark.parametrize("text", ["", "nope", "[]", '{"data": {}}', '{"event": 5}', "1"])
+def test_bad_frames(text: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_frame(text)
+    assert info.value.code is ErrorCode.INVALID_PAYLOAD
+
+
+def test_frame_with_request_id() -> None:
+    assert parse_frame('{"event":"ping","requestId":"r1"}') == ("ping", None, "r1")
+
+
+def test_outgoing_encodes_once_and_decodes_lazily() -> None:
+    raw = b'{"event":"event","data":{"type":"voted","offset":3,"epoch":"e1","x":[1]}}'
+    message = Outgoing.from_wire(raw)
+    assert (message.event, message.event_type, message.offset, message.epoch) == (
+        "event", "voted", 3, "e1")
+    assert message.text is message.text
+    assert message.data == {"type": "voted", "offset": 3, "epoch": "e1", "x": [1]}
+
+
+def test_matching_is_exact() -> None:
+    assert matches(None, "anything")
+    assert matches(frozenset({"a"}), "a")
+    assert not matches(frozenset({"a"}), "b")
