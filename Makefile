@@ -33,7 +33,7 @@ lint: install
 types: install
 	$(BIN)/mypy -p adstack_clarity -p adstack_config -p adstack_events -p adstack_bus \
 	  -p adstack_protocol -p adstack_auth -p adstack_metrics -p adstack_localredis \
-	  -p adstack_runtime -p adstack_client -p adstack_ingester -p adstack_gateway -p adstack_devnet
+	  -p adstack_runtime -p adstack_client -p adstack_ingester -p adstack_gateway -p adstack_devnet -p adstack_bench
 
 imports: install
 	$(BIN)/lint-imports

@@ -1,0 +1,1 @@
+"""Load, stress and fan-out benchmark tools for AdStack Realtime gateways."""
