@@ -68,14 +68,20 @@ def server_rss(url: str) -> int | None:
 
 
 def run(cfg: WorkerConfig, procs: int, *, progress: bool = True,
-        on_progress: Any = None) -> Result:
-    """Run ``cfg.clients`` clients split over ``procs`` processes; block until done."""
+        on_progress: Any = None, urls: list[str] | None = None) -> Result:
+    """Run ``cfg.clients`` clients split over ``procs`` processes; block until done.
+
+    With ``urls``, worker *i* connects to ``urls[i % len(urls)]`` (several gateways).
+    """
+    targets = urls or [cfg.url]
     ctx = mp.get_context("spawn")
     report: Any = ctx.Queue()
     shares = [cfg.clients // procs + (1 if i < cfg.clients % procs else 0)
               for i in range(procs)]
-    workers = [ctx.Process(target=worker_main, args=(replace(cfg, clients=n, worker=i),
-                                                      report), daemon=True)
+    workers = [ctx.Process(target=worker_main,
+                           args=(replace(cfg, clients=n, worker=i,
+                                         url=targets[i % len(targets)]), report),
+                           daemon=True)
                for i, n in enumerate(shares) if n]
     for w in workers:
         w.start()
@@ -86,7 +92,8 @@ def run(cfg: WorkerConfig, procs: int, *, progress: bool = True,
     started = time.monotonic()
     measure_from = started + cfg.ramp_up
     last_print = started
-    measured_events = 0
+    samples: list[tuple[float, int]] = []
+    """(time, events received by all workers so far), once per progress report."""
     while done < len(workers):
         try:
             msg = report.get(timeout=1.0)
@@ -96,12 +103,12 @@ def run(cfg: WorkerConfig, procs: int, *, progress: bool = True,
             continue
         kind, worker = msg[0], msg[1]
         if kind == "progress":
-            prev = live.get(worker, (0, 0, 0, 0))
             live[worker] = (msg[2], msg[3], msg[4], msg[5])
             hist = Histogram.from_state(msg[6])
-            if time.monotonic() >= measure_from:
-                measured_events += msg[3] - prev[1]
+            now = time.monotonic()
+            if now >= measure_from:
                 result.latency.merge(hist)
+                samples.append((now, sum(v[1] for v in live.values())))
             window.merge(hist)
         else:
             done += 1
@@ -124,7 +131,10 @@ def run(cfg: WorkerConfig, procs: int, *, progress: bool = True,
             last_print = now
     for w in workers:
         w.join(5)
-    result.seconds = cfg.duration
-    result.steady_events = measured_events
-    result.server_rss = server_rss(cfg.url)
+    # Rate over the steady window: between the first and last progress sample after ramp-up.
+    if len(samples) >= 2:
+        result.seconds = samples[-1][0] - samples[0][0]
+        result.steady_events = samples[-1][1] - samples[0][1]
+    rss = [server_rss(url) for url in targets]
+    result.server_rss = sum(r for r in rss if r) or None
     return result
