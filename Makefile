@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean
+.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -40,6 +40,12 @@ imports: install
 
 fmt: install
 	$(BIN)/ruff check --fix $(SRC) tests
+
+bench: install  ## fan-out benchmark (minutes); rewrites docs/performance.md
+	$(BIN)/python -m adstack_bench.fanout
+
+bench-smoke: install  ## seconds-long run of the same benchmark (output in /tmp)
+	$(BIN)/python -m adstack_bench.fanout --quick --duration 2 --output /tmp/adstack-perf-smoke.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dev-token
