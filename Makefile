@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke
+.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -40,6 +40,10 @@ imports: install
 
 fmt: install
 	$(BIN)/ruff check --fix $(SRC) tests
+
+N ?= 100000
+fuzz: install  ## mutation-fuzz every untrusted-input decoder: make fuzz N=1000000
+	$(BIN)/python -m tests.fuzz.fuzz --iterations $(N)
 
 bench: install  ## fan-out benchmark (minutes); rewrites docs/performance.md
 	$(BIN)/python -m adstack_bench.fanout

@@ -1,0 +1,211 @@
+"""Mutation fuzzer over every decoder that takes untrusted input: ``make fuzz N=…``.
+
+Each target feeds mutated real inputs (and random ones) to a pure decoder and counts
+*crashes*: any exception other than the decoder's own documented error. Crashing inputs
+are written to ``tests/fuzz/crashes/`` so they can become regression tests.
+
+    python -m tests.fuzz.fuzz --iterations 1000000 [--target clarity] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from tests.helpers.paths import stacks_fixture
+
+CRASH_DIR = Path(__file__).parent / "crashes"
+
+
+@dataclass
+class Target:
+    name: str
+    seeds: list[bytes]
+    run: Callable[[bytes], object]
+    expected: tuple[type[BaseException], ...]
+    crashes: dict[str, bytes] = field(default_factory=dict)
+
+
+def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
+    """One to four random edits: flips, inserts, deletes, duplications, splices."""
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(8)
+        pos = rng.randrange(len(buf) + 1)
+        if op == 0 and buf:
+            buf[min(pos, len(buf) - 1)] ^= 1 << rng.randrange(8)
+        elif op == 1:
+            buf[pos:pos] = bytes([rng.randrange(256)])
+        elif op == 2 and buf:
+            del buf[pos : pos + rng.randint(1, 8)]
+        elif op == 3 and buf:
+            chunk = buf[pos : pos + rng.randint(1, 16)]
+            buf[pos:pos] = chunk * rng.randint(1, 8)
+        elif op == 4:
+            other = rng.choice(seeds)
+            start = rng.randrange(len(other) + 1)
+            buf[pos:] = other[start:]
+        elif op == 5 and buf:
+            buf[min(pos, len(buf) - 1)] = rng.choice([0x00, 0xFF, 0x7F, 0x80, 0x0B, 0x0C])
+        elif op == 6:
+            buf[pos:pos] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b'"', b"{",
+                                       b"[", b"-1", b"1e999", b"null", b"\\u0000"])
+        else:
+            buf = buf[:pos]
+    return bytes(buf)
+
+
+def clarity_target() -> Target:
+    from adstack_clarity import ClarityDecodeError, decode, to_json, to_repr
+
+    vectors = json.loads(stacks_fixture("clarity_value_vectors.json").read_text())
+    seeds = [bytes.fromhex(v["hex"][2:]) for v in vectors]
+    seeds += [b"\x0a" * 5000 + b"\x03", b"\x0b\xff\xff\xff\xff", b"\x0c\x00\x01\x00\x00"]
+
+    def run(data: bytes) -> object:
+        value = decode(data)
+        to_repr(value)
+        return to_json(value)
+
+    return Target("clarity", seeds, run, (ClarityDecodeError,))
+
+
+def protocol_target() -> Target:
+    from adstack_gateway.protocol import ProtocolError, parse_command, parse_frame
+
+    contract = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
+    seeds = [json.dumps(f).encode() for f in [
+        {"event": "subscribe", "data": {"contractId": contract, "eventTypes": ["a", "b_c"]}},
+        {"event": "subscribe", "data": {"contractId": contract,
+                                        "since": {"offset": 5, "epoch": "abc"}}},
+        {"event": "unsubscribe", "data": {"contractId": contract}, "requestId": 1},
+        {"event": "getHistory", "data": {"contractId": contract, "limit": 20}},
+        {"event": "getStats", "data": {"contractId": contract}},
+        {"event": "refresh", "data": {"token": "a.b.c"}},
+        {"event": "subscribeBlocks"}, {"event": "ping", "requestId": "x"},
+    ]]
+
+    def run(data: bytes) -> object:
+        # Native transport: raw text frames.
+        text = data.decode("utf-8", errors="replace")
+        try:
+            event, body, request_id = parse_frame(text)
+            parse_command(event, body, request_id)
+        except ProtocolError:
+            pass
+        # Socket.IO transport: already-decoded (event, data) pairs.
+        try:
+            decoded = msgspec.json.decode(data)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None  # python-socketio would have rejected the packet
+        if isinstance(decoded, dict):
+            return parse_command(str(decoded.get("event", "")), decoded.get("data"))
+        return parse_command("subscribe", decoded)
+
+    return Target("protocol", seeds, run, (ProtocolError,))
+
+
+def observer_target() -> Target:
+    from adstack_ingester.payloads import new_block_decoder
+    from adstack_ingester.pipeline import contract_filter, extract_events
+
+    seeds = [stacks_fixture(name).read_bytes() for name in (
+        "observer_new_block_epoch25_print_events_signers_voting.json",
+        "observer_new_block_nakamoto_tenure_start.json")]
+    allow = contract_filter(("*",))
+
+    def run(data: bytes) -> object:
+        block = new_block_decoder.decode(data)
+        return extract_events(block, allow)
+
+    return Target("observer", seeds, run, (msgspec.DecodeError, msgspec.ValidationError))
+
+
+def jwt_target() -> Target:
+    import jwt
+
+    from adstack_auth import AuthError, TokenVerifier, VerifierConfig
+
+    secret = "fuzz-secret-with-at-least-32-bytes!!"
+    verifier = TokenVerifier(VerifierConfig(secret=secret, algorithms=("HS256",)))
+    now = int(time.time())
+    seeds = [jwt.encode(claims, secret, algorithm="HS256").encode() for claims in (
+        {"userId": "u1", "exp": now + 3600},
+        {"sub": "u2", "contracts": ["SP*"], "exp": now + 3600, "nbf": now - 10},
+        {"userId": 5, "contracts": "a,b"},
+    )]
+    seeds.append(jwt.encode({"userId": "x"}, "other-secret-with-at-least-32-bytes!",
+                            algorithm="HS256").encode())
+
+    def run(data: bytes) -> object:
+        return verifier.verify(data.decode("utf-8", errors="replace"))
+
+    return Target("jwt", seeds, run, (AuthError,))
+
+
+TARGETS: dict[str, Callable[[], Target]] = {
+    "clarity": clarity_target,
+    "protocol": protocol_target,
+    "observer": observer_target,
+    "jwt": jwt_target,
+}
+
+
+def fuzz(target: Target, iterations: int, rng: random.Random) -> tuple[int, float]:
+    started = time.perf_counter()
+    for i in range(iterations):
+        if i % 10 == 9:
+            data = rng.randbytes(rng.randrange(64))
+        else:
+            data = mutate(rng, rng.choice(target.seeds), target.seeds)
+        try:
+            target.run(data)
+        except target.expected:
+            pass
+        except RecursionError as exc:
+            target.crashes.setdefault(f"RecursionError {exc}", data)
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            key = f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno}"
+            target.crashes.setdefault(key, data)
+    return iterations, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", "-n", type=int, default=100_000,
+                        help="inputs per target")
+    parser.add_argument("--target", action="append", choices=sorted(TARGETS))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    total_crashes = 0
+    print(f"{'target':<10} {'inputs':>10} {'seconds':>8} {'inputs/s':>10} crashes")
+    for name in args.target or sorted(TARGETS):
+        target = TARGETS[name]()
+        n, seconds = fuzz(target, args.iterations, random.Random(args.seed))
+        print(f"{name:<10} {n:>10,} {seconds:>8.1f} {n / seconds:>10,.0f} "
+              f"{len(target.crashes)}", flush=True)
+        for key, data in target.crashes.items():
+            CRASH_DIR.mkdir(exist_ok=True)
+            digest = hashlib.sha256(data).hexdigest()[:12]
+            path = CRASH_DIR / f"{name}-{digest}.bin"
+            path.write_bytes(data)
+            print(f"  crash: {key} -> {path}")
+        total_crashes += len(target.crashes)
+    print(f"total crashes: {total_crashes}")
+    return 1 if total_crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
