@@ -55,12 +55,15 @@ class LocalCluster:
             for i, client in enumerate(clients):
                 first = i * per
                 last = SLOTS - 1 if i == self.masters - 1 else (i + 1) * per - 1
-                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+                client.execute_command(  # type: ignore[no-untyped-call]
+                    "CLUSTER", "ADDSLOTSRANGE", first, last)
             for node, bus_port in zip(self.nodes[1:], self.bus_ports[1:], strict=True):
-                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus_port)
+                clients[0].execute_command(  # type: ignore[no-untyped-call]
+                    "CLUSTER", "MEET", "127.0.0.1", node.port, bus_port)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                infos = [c.execute_command("CLUSTER", "INFO") for c in clients]
+                infos = [c.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
+                         for c in clients]
                 texts = [i.decode() if isinstance(i, bytes) else str(i) for i in infos]
                 if all("cluster_state:ok" in t and f"cluster_known_nodes:{self.masters}" in t
                        for t in texts):
