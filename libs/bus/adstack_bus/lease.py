@@ -9,6 +9,7 @@ past its lease (GC, SIGSTOP, a slow disk) cannot publish after another replica t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -17,9 +18,16 @@ from redis.exceptions import RedisError
 from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable
 
+# The token is at least the caller's clock in milliseconds, so it keeps increasing even if
+# Redis lost its data (a restart without persistence would otherwise restart INCR at 1).
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('INCR', KEYS[2])
+  local token = redis.call('INCR', KEYS[2])
+  if token < tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[2], ARGV[3])
+    token = tonumber(ARGV[3])
+  end
+  return token
 end
 return 0
 """
@@ -64,7 +72,8 @@ class Lease:
 
     async def acquire(self) -> int | None:
         """Take the lease if nobody holds it; returns the new fencing token, else None."""
-        token = await self._call(self._acquire, [self.holder, self.ttl_ms])
+        token = await self._call(self._acquire,
+                                 [self.holder, self.ttl_ms, int(time.time() * 1000)])
         return token or None
 
     async def renew(self, token: int) -> bool:
