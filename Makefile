@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean
+.PHONY: install dev test check lint types imports fmt watch clean bench-ingest
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -40,6 +40,9 @@ imports: install
 
 fmt: install
 	$(BIN)/ruff check --fix $(SRC) tests
+
+bench-ingest: install  ## decode + publish throughput for 10,000 print events (real valkey)
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dev-token

@@ -90,7 +90,7 @@ async def test_hiro_source_live_backfill_dedup_and_non_canonical(
             orphan_ids = event_ids(orphaned)
             expected = [i for i in expected if i not in orphan_ids] + event_ids(branch)
             await _until(lambda: sorted(live_ids(client.frames)[0]) == sorted(expected))
-            live, reverted = live_ids(client.frames)
+            _live, reverted = live_ids(client.frames)
             assert sorted(reverted) == sorted(orphan_ids)
             events = client.of("event")
             assert len({e["id"] for e in events}) == len(events), "each event once"

@@ -182,7 +182,9 @@ class FakeHiro:
                                 lifespan="off", ws="websockets-sansio")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
+        for _ in range(500):
+            if self._server.started:
+                break
             await asyncio.sleep(0.02)
         return self
 

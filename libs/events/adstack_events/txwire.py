@@ -231,12 +231,60 @@ def txid_of(raw: bytes) -> str:
     return "0x" + hashlib.new("sha512_256", raw).hexdigest()
 
 
-def decode_tx(raw: bytes, *, decode_args: bool = True) -> DecodedTx:
+# Standard single-sig authorization: version, chain id, auth type, hash mode, signer,
+# nonce, fee, key encoding, signature; then anchor mode, post-condition mode, count.
+_SINGLESIG_END = 1 + 4 + 1 + 1 + 20 + 8 + 8 + 1 + 65
+_PAYLOAD_AT = _SINGLESIG_END + 1 + 1 + 4
+
+
+def _fast_call(raw: bytes, txid: str | None) -> DecodedTx | None:
+    """The common case (standard single-sig, no post-conditions, contract call) without
+    the general reader; None when the layout is anything else."""
+    n = len(raw)
+    if n < _PAYLOAD_AT + 23 or raw[5] != AUTH_STANDARD or raw[6] not in _SINGLESIG:
+        return None
+    if raw[_SINGLESIG_END + 2 : _PAYLOAD_AT] != b"\x00\x00\x00\x00":
+        return None
+    version = raw[0]
+    if version not in (MAINNET, TESTNET) or raw[_PAYLOAD_AT] != CONTRACT_CALL:
+        return None
+    p = _PAYLOAD_AT + 1
+    address_version = raw[p]
+    name_len = raw[p + 21]
+    q = p + 22 + name_len
+    if address_version > 31 or q >= n:
+        return None
+    function_len = raw[q]
+    if q + 1 + function_len > n:
+        return None
+    try:
+        contract = raw[p + 22 : q].decode("ascii")
+        function = raw[q + 1 : q + 1 + function_len].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    mainnet = version == MAINNET
+    sender = _address(_VERSIONS[(mainnet, raw[6] == P2PKH)], raw[7:27])
+    return DecodedTx(
+        txid=txid or txid_of(raw), mainnet=mainnet, chain_id=int(_u32(raw, 1)[0]),
+        sender=sender, sponsor=None, nonce=int(_u64(raw, 27)[0]), fee=int(_u64(raw, 35)[0]),
+        payload_type="contract_call",
+        contract_id=f"{_address(address_version, raw[p + 1 : p + 21])}.{contract}",
+        function_name=function)
+
+
+def decode_tx(raw: bytes, *, decode_args: bool = True, txid: str | None = None) -> DecodedTx:
     """Decode a serialised transaction (see the module doc).
+
+    ``txid``, when the caller knows it, saves hashing the bytes. Without ``decode_args``
+    the contract-call arguments are not read (nor checked).
 
     Raises:
         TxDecodeError: malformed bytes (or a malformed contract-call argument).
     """
+    if not decode_args:
+        fast = _fast_call(raw, txid)
+        if fast is not None:
+            return fast
     r = _Reader(raw)
     version = r.u8("version")
     if version not in (MAINNET, TESTNET):
@@ -275,19 +323,21 @@ def decode_tx(raw: bytes, *, decode_args: bool = True) -> DecodedTx:
                 raise TxDecodeError(f"bad function argument: {exc}", r.pos) from exc
         if r.pos != len(raw):
             raise TxDecodeError(f"{len(raw) - r.pos} trailing bytes", r.pos)
-    return DecodedTx(txid=txid_of(raw), mainnet=mainnet, chain_id=chain_id, sender=sender,
+    return DecodedTx(txid=txid or txid_of(raw), mainnet=mainnet, chain_id=chain_id,
+                     sender=sender,
                      sponsor=sponsor, nonce=nonce, fee=fee, payload_type=PAYLOAD_TYPES[ptype],
                      **fields)
 
 
-def decode_tx_hex(text: str, *, decode_args: bool = True) -> DecodedTx:
+def decode_tx_hex(text: str, *, decode_args: bool = True,
+                  txid: str | None = None) -> DecodedTx:
     """:func:`decode_tx` for ``0x``-hex."""
     s = text[2:] if text[:2] in ("0x", "0X") else text
     try:
         raw = bytes.fromhex(s)
     except ValueError:
         raise TxDecodeError("invalid hex", 0) from None
-    return decode_tx(raw, decode_args=decode_args)
+    return decode_tx(raw, decode_args=decode_args, txid=txid)
 
 
 def encode_contract_call(

@@ -193,7 +193,7 @@ def transaction_feed_from_hex(
     failures: list[DecodeFailure] | None = None,
 ) -> TransactionFeed | None:
     try:
-        decoded = decode_tx_hex(raw_tx, decode_args=False)
+        decoded = decode_tx_hex(raw_tx, decode_args=False, txid=txid)
     except TxDecodeError as exc:
         if failures is not None:
             failures.append(DecodeFailure(txid or "", -1, "", f"raw_tx: {exc}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
 from adstack_clarity import UInt, decode_hex, to_json
@@ -100,3 +101,16 @@ def test_bad_version_and_auth_are_rejected() -> None:
     data[5] = 0x09
     with pytest.raises(TxDecodeError, match="auth type"):
         decode_tx(bytes(data))
+
+
+def test_fast_path_agrees_with_the_full_decoder() -> None:
+    from adstack_devnet import DEFAULT_CONTRACTS
+    from adstack_devnet.chain import Chain
+
+    raws = [raw for _txid, raw in _raw_txs()]
+    chain = Chain(DEFAULT_CONTRACTS, seed=2, events_per_block=20)
+    raws += [t["raw_tx"] for t in chain.next_block().payload["transactions"]]
+    for raw in raws:
+        full = decode_tx_hex(raw)
+        fast = decode_tx_hex(raw, decode_args=False)
+        assert fast == msgspec.structs.replace(full, function_args=None)
