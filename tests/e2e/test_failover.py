@@ -93,6 +93,7 @@ async def test_kill_9_the_leader_mid_stream(clean_redis: str, log_dir: Path, tok
             await asyncio.sleep(0.05)
         takeover = time.monotonic() - killed
         assert takeover <= 5.0
+        print(f"standby took over {takeover:.2f} s after kill -9")
         await asyncio.to_thread(devnet.wait, 60)
         assert devnet.returncode == 0, log_file.with_suffix(".stderr").read_text()[-2000:]
         posted = _posted(log_file)
