@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke fuzz
+.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-ingest fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -50,6 +50,9 @@ bench: install  ## fan-out benchmark (minutes); rewrites docs/performance.md
 
 bench-smoke: install  ## seconds-long run of the same benchmark (output in /tmp)
 	$(BIN)/python -m adstack_bench.fanout --quick --duration 2 --output /tmp/adstack-perf-smoke.md
+
+bench-ingest: install  ## decode + publish throughput for 10,000 print events (real valkey)
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dev-token

@@ -3,11 +3,15 @@
 - :class:`Publisher`: the ingester's atomic publish (dedup, offsets, history, stats, pub/sub).
 - :class:`Subscriber`: a gateway's one pub/sub connection, with dynamic channels and reconnect.
 - :class:`Store`: reads of history, positions and stats.
+- :class:`Lease`: the ingester leader lease with a fencing token.
+- :class:`ChainStore`: the ingester's recent chain view (for reorgs after a failover).
 - :mod:`adstack_bus.keys`: every key and channel name.
 """
 
+from adstack_bus.chainstore import ChainSnapshot, ChainStore, Tip
 from adstack_bus.connection import create_redis, redacted_url
-from adstack_bus.errors import BusError, BusUnavailable
+from adstack_bus.errors import BusError, BusUnavailable, NotLeader
+from adstack_bus.lease import Lease
 from adstack_bus.publisher import Publisher, PublishResult
 from adstack_bus.store import HistoryPage, Position, Store
 from adstack_bus.subscriber import Subscriber
@@ -15,12 +19,17 @@ from adstack_bus.subscriber import Subscriber
 __all__ = [
     "BusError",
     "BusUnavailable",
+    "ChainSnapshot",
+    "ChainStore",
     "HistoryPage",
+    "Lease",
+    "NotLeader",
     "Position",
     "PublishResult",
     "Publisher",
     "Store",
     "Subscriber",
+    "Tip",
     "create_redis",
     "redacted_url",
 ]

@@ -35,7 +35,10 @@ def stats(contract_id: str) -> str:
 
 
 def seen(contract_id: str, event_id: str) -> str:
-    """Dedup marker of one event; its value is the offset the event was published at."""
+    """Dedup marker of one event; its value is ``<offset>:<type>`` as it was published.
+
+    A revert deletes it, so the event is published again if its block is re-applied.
+    """
     return f"{PREFIX}:seen:{_tag(contract_id)}:{event_id}"
 
 
@@ -60,10 +63,27 @@ CONTRACTS = f"{PREFIX}:contracts"
 """Set of every contract id that has published at least one event."""
 
 CHECKPOINT = f"{PREFIX}:ingester:checkpoint"
-"""Hash ``{height, hash, indexBlockHash}`` of the last block the ingester processed."""
+"""Hash ``{height, hash, indexBlockHash}`` of the canonical tip the ingester processed last."""
 
 LEADER = f"{PREFIX}:ingester:leader"
-"""The ingester leader lease (value: the holder's id)."""
+"""The ingester leader lease (value: the holder's id; expires unless renewed)."""
 
 FENCE = f"{PREFIX}:ingester:fence"
-"""Monotonic fencing token, incremented by each new leader."""
+"""Monotonic fencing token, incremented by each new leader.
+
+Every publish, revert and chain write passes it as an extra key and is refused unless the
+caller's token is the current one. It has no hash tag: on Redis Cluster this key must move
+into each contract's slot (a later issue); only this module and the scripts name it.
+"""
+
+CHAIN_BLOCKS = f"{PREFIX}:ingester:chain:blocks"
+"""Sorted set of recently seen blocks (score: height, member: index block hash), both
+canonical and side-fork ones; trimmed to the reorg window."""
+
+CHAIN_CANON = f"{PREFIX}:ingester:chain:canon"
+"""Hash height → index block hash of the canonical chain within the reorg window."""
+
+
+def chain_block(index_block_hash: str) -> str:
+    """One block's record (msgpack: height, parent, hashes, its published events); TTL."""
+    return f"{PREFIX}:ingester:chain:blk:{index_block_hash.lower()}"

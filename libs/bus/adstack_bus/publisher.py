@@ -9,13 +9,22 @@ from importlib import resources
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from adstack_bus import keys
-from adstack_bus.errors import BusUnavailable
-from adstack_events import ContractEvent, encode_event_head
+from adstack_bus.errors import BusUnavailable, NotLeader
+from adstack_events import ContractEvent, EventReverted, encode_event_head
 
 _PUBLISH_LUA = resources.files("adstack_bus").joinpath("publish.lua").read_text()
+_REVERT_LUA = resources.files("adstack_bus").joinpath("revert.lua").read_text()
+_notice_encoder = msgspec.json.Encoder()
+
+
+def bus_error(exc: BaseException, what: str) -> BusUnavailable:
+    """The :class:`BusUnavailable` (or :class:`NotLeader`) for a redis-py failure."""
+    if isinstance(exc, ResponseError) and "NOTLEADER" in str(exc):
+        return NotLeader(f"{what} refused: {exc}")
+    return BusUnavailable(f"{what} failed: {type(exc).__name__}")
 
 
 class PublishResult(msgspec.Struct):
@@ -45,9 +54,13 @@ class Publisher:
         history_ttl: int = 3600,
         dedup_ttl: int = 3 * 86400,
         sharded: bool = False,
+        fence: int | None = None,
     ) -> None:
         self._redis = redis
         self._script = redis.register_script(_PUBLISH_LUA)
+        self._revert = redis.register_script(_REVERT_LUA)
+        self.fence: int | None = fence
+        """The caller's fencing token (see :mod:`adstack_bus.lease`); None = no check."""
         self.history_limit = history_limit
         self.history_ttl = history_ttl
         self.dedup_ttl = dedup_ttl
@@ -74,6 +87,8 @@ class Publisher:
                             keys.meta(contract_id),
                             keys.history(contract_id),
                             keys.stats(contract_id),
+                            keys.reverted(contract_id),
+                            keys.FENCE,
                             *(keys.seen(contract_id, e.id) for e in batch),
                         ],
                         args=self._args(contract_id, batch, now_ms),
@@ -82,7 +97,7 @@ class Publisher:
                 pipe.sadd(keys.CONTRACTS, *by_contract)
                 replies = await pipe.execute()
         except (RedisError, OSError) as exc:
-            raise BusUnavailable(f"publish failed: {type(exc).__name__}") from exc
+            raise bus_error(exc, "publish") from exc
         for (_contract, batch), offsets in zip(by_contract.items(), replies, strict=False):
             for event, offset in zip(batch, offsets, strict=True):
                 if int(offset) > 0:
@@ -102,11 +117,66 @@ class Publisher:
             self.dedup_ttl,
             now_ms,
             self._publish_cmd,
+            self._token(),
         ]
         for event in batch:
+            args.append(event.id)
             args.append(event.type)
             args.append(encode_event_head(event))
         return args
+
+    def _token(self) -> str:
+        return "-" if self.fence is None else str(self.fence)
+
+    async def revert_events(self, notices: Sequence[EventReverted]) -> dict[str, int]:
+        """Withdraw published events, one ``event_reverted`` frame per notice that had any.
+
+        Each notice names one contract and one orphaned block; notices are applied in the
+        given order (newest block first for a reorg). Ids that are not currently published
+        (never were, or already reverted) are skipped, so retrying is safe.
+
+        Returns:
+            contract id → number of events withdrawn (contracts with none are left out).
+
+        Raises:
+            NotLeader: the fencing token is stale; nothing was reverted.
+            BusUnavailable: Redis failed; some notices may be applied, none partially.
+        """
+        todo = [n for n in notices if n.ids]
+        if not todo:
+            return {}
+        now_ms = int(time.time() * 1000)
+        token = self._token()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for notice in todo:
+                    contract_id = notice.contractId
+                    head = _notice_encoder.encode(msgspec.structs.replace(notice, ids=[]))
+                    # Drop the (empty) ids and the closing brace; the script appends the
+                    # ids, offset and epoch.
+                    head = head.replace(b',"ids":[]', b"")[:-1]
+                    await self._revert(
+                        keys=[
+                            keys.meta(contract_id),
+                            keys.history(contract_id),
+                            keys.stats(contract_id),
+                            keys.reverted(contract_id),
+                            keys.FENCE,
+                            *(keys.seen(contract_id, i) for i in notice.ids),
+                        ],
+                        args=[keys.event_channel(contract_id), secrets.token_hex(6),
+                              self.history_limit, self.history_ttl, self.dedup_ttl, now_ms,
+                              self._publish_cmd, token, head, *notice.ids],
+                        client=pipe,
+                    )
+                replies = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise bus_error(exc, "revert") from exc
+        withdrawn: dict[str, int] = {}
+        for notice, (_offset, count) in zip(todo, replies, strict=True):
+            if int(count):
+                withdrawn[notice.contractId] = withdrawn.get(notice.contractId, 0) + int(count)
+        return withdrawn
 
     async def publish_feed(self, channel: str, payload: bytes) -> None:
         """Publish one already-encoded feed frame (``block`` / ``transaction``)."""
@@ -114,7 +184,7 @@ class Publisher:
             await self._redis.execute_command(  # type: ignore[no-untyped-call]
                 self._publish_cmd, channel, payload)
         except (RedisError, OSError) as exc:
-            raise BusUnavailable(f"publish failed: {type(exc).__name__}") from exc
+            raise bus_error(exc, "publish") from exc
 
     async def ping(self) -> bool:
         """True if Redis answers."""

@@ -55,12 +55,17 @@ class Store:
         except (RedisError, OSError) as exc:
             raise BusUnavailable(f"history read failed: {type(exc).__name__}") from exc
         out: list[bytes] = []
+        seen: set[bytes] = set()
         for _entry_id, fields in entries:
             if fields.get(b"k") != b"e":
                 continue
             data: bytes = fields[b"d"]
-            if reverted and _event_id(data) in reverted:
+            # After a reorg an id may be withdrawn, or withdrawn and published again (its
+            # block re-applied): keep only its newest live entry.
+            event_id = _event_id(data)
+            if event_id in reverted or event_id in seen:
                 continue
+            seen.add(event_id)
             out.append(data)
             if len(out) >= limit:
                 break

@@ -73,7 +73,11 @@ class TransactionFeed(msgspec.Struct, frozen=True, kw_only=True):
     functionName: str | None
     sender: str | None
     status: str
-    blockHeight: int
+    """``success``, ``abort_by_response``, ``abort_by_post_condition`` … for a mined
+    transaction; ``pending`` for one entering the mempool; ``dropped_<reason>`` when the
+    node drops it from the mempool."""
+    blockHeight: int | None
+    """None while the transaction is not in a block."""
 
 
 _encoder = msgspec.json.Encoder()

@@ -77,3 +77,20 @@ class CloseCode(IntEnum):
 def close_is_terminal(code: int) -> bool:
     """True if a client should not reconnect automatically after this close code."""
     return 4500 <= code <= 4999 or code in (CloseCode.POLICY_VIOLATION,)
+
+
+class IngestErrorCode(StrEnum):
+    """Codes in the ingester's HTTP error bodies ``{"error": {"code", "message"}}``."""
+
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    """400: the body is not the JSON the endpoint expects."""
+    UNAUTHORIZED = "UNAUTHORIZED"
+    """401: missing or wrong observer token / Chainhook authorization header."""
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    """413: the body exceeds ``OBSERVER_MAX_BODY_BYTES``."""
+    REDIS_UNAVAILABLE = "REDIS_UNAVAILABLE"
+    """503: the event store is unreachable; the sender retries, nothing is lost."""
+    NOT_LEADER = "NOT_LEADER"
+    """503: this replica is a standby; the sender retries (or goes to the leader)."""
+    SOURCE_DISABLED = "SOURCE_DISABLED"
+    """404: the endpoint's source is not enabled in ``STACKS_SOURCES``."""

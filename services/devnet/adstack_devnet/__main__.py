@@ -36,9 +36,16 @@ def contracts_from_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, 
     return {var: environ.get(var, default) or default for var, default in DEFAULT_CONTRACTS.items()}
 
 
-def post_block(client: httpx.Client, url: str, block: Block, *, token: str | None,
-               timeout: float = 5.0) -> int:
-    """POST until the ingester answers 200; returns the number of attempts."""
+def post_block(client: httpx.Client, url: str | list[str], block: Block, *,
+               token: str | None, timeout: float = 5.0) -> int:
+    """POST until an ingester answers 200; returns the number of attempts.
+
+    With several URLs it behaves like a load balancer that routes by readiness: a non-200
+    answer or a connection error moves on to the next URL at once; after a full round of
+    failures it backs off (from 100 ms, doubling with jitter, capped at 3 × timeout, as the
+    node does).
+    """
+    urls = [url] if isinstance(url, str) else url
     headers = {"content-type": "application/json", "connection": "close"}
     if token:
         headers["authorization"] = f"Bearer {token}"
@@ -46,17 +53,19 @@ def post_block(client: httpx.Client, url: str, block: Block, *, token: str | Non
     delay = 0.1
     attempts = 0
     while True:
-        attempts += 1
-        try:
-            response = client.post(f"{url}/new_block", content=body, headers=headers,
-                                   timeout=timeout)
-            if response.status_code == 200:
-                return attempts
-            log.warning("ingester answered %d for block %d; retrying", response.status_code,
-                        block.height)
-        except httpx.HTTPError as exc:
-            log.warning("POST block %d failed (%s); retrying", block.height, type(exc).__name__)
-        if _stop and attempts > 3:
+        for target in urls:
+            attempts += 1
+            try:
+                response = client.post(f"{target}/new_block", content=body, headers=headers,
+                                        timeout=timeout)
+                if response.status_code == 200:
+                    return attempts
+                log.warning("%s answered %d for block %d; trying on", target,
+                            response.status_code, block.height)
+            except httpx.HTTPError as exc:
+                log.warning("POST block %d to %s failed (%s); trying on", block.height, target,
+                            type(exc).__name__)
+        if _stop and attempts > 3 * len(urls):
             raise SystemExit(1)
         time.sleep(delay + random.uniform(0, delay))
         delay = min(delay * 2, 3 * timeout)
@@ -71,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         "PAYMENT_CONTRACT, GOVERNANCE_CONTRACT (default: the devnet deployer's).",
     )
     parser.add_argument("--ingester-url",
-                        default=os.environ.get("INGESTER_URL", "http://127.0.0.1:3700"))
+                        default=os.environ.get("INGESTER_URL", "http://127.0.0.1:3700"),
+                        help="ingester URL, or a comma-separated list tried in turn (like a "
+                        "load balancer that routes by readiness)")
     parser.add_argument("--rate", type=float, default=float(os.environ.get("DEVNET_RATE", "1")),
                         help="blocks per second (default 1)")
     parser.add_argument("--events-per-block", type=int,
@@ -81,6 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fork-every", type=int, default=0,
                         help="inject a fork every N blocks (0: never)")
     parser.add_argument("--fork-depth", type=int, default=1, help="orphaned blocks per fork")
+    parser.add_argument("--fork-length", type=int, default=0,
+                        help="blocks in the winning branch (default: depth + 1)")
+    parser.add_argument("--nakamoto", action="store_true",
+                        help="epoch-3 payloads (signer fields); forks may be shorter")
     parser.add_argument("--token", default=os.environ.get("OBSERVER_TOKEN"),
                         help="bearer token for the ingester (OBSERVER_TOKEN)")
     parser.add_argument("--log-file", help="append one JSON line per posted block here")
@@ -92,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _on_signal)
 
     chain = Chain(contracts_from_env(os.environ), seed=args.seed,
-                  events_per_block=args.events_per_block)
+                  events_per_block=args.events_per_block, nakamoto=args.nakamoto)
+    urls = [u.strip().rstrip("/") for u in args.ingester_url.split(",") if u.strip()]
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
     sink = open(args.log_file, "a") if args.log_file else None  # noqa: SIM115
     posted = 0
@@ -104,17 +120,22 @@ def main(argv: list[str] | None = None) -> None:
             fork = (args.fork_every > 0 and posted > 0 and posted % args.fork_every == 0
                     and len(chain.blocks) > args.fork_depth)
             if fork:
-                orphaned, blocks = chain.fork(args.fork_depth)
+                orphaned, blocks = chain.fork(args.fork_depth,
+                                              length=args.fork_length or None)
                 log.info("fork: orphaning %d blocks from height %d", len(orphaned),
                          orphaned[0].height)
+                if sink is not None:
+                    sink.write(json.dumps({"orphaned": [b.index_block_hash
+                                                        for b in orphaned]}) + "\n")
             else:
                 blocks = [chain.next_block()]
             for block in blocks:
-                post_block(client, args.ingester_url, block, token=args.token)
+                post_block(client, urls, block, token=args.token)
                 posted += 1
                 if sink is not None:
                     sink.write(json.dumps({"height": block.height,
                                            "indexBlockHash": block.index_block_hash,
+                                           "parent": block.payload["parent_index_block_hash"],
                                            "prints": block.prints}) + "\n")
                     sink.flush()
             next_at += interval

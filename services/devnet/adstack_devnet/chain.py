@@ -13,8 +13,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from adstack_clarity import encode_hex
-from adstack_devnet.prints import MAKERS
+from adstack_clarity import StringAscii, UInt, encode_hex
+from adstack_devnet.prints import MAKERS, WALLETS, function_for
+from adstack_events.txwire import encode_contract_call, txid_of
 
 
 def sha512_256(data: bytes) -> bytes:
@@ -41,8 +42,12 @@ class Chain:
     """Generates blocks; ``contracts`` maps a seed variable name to a contract id."""
 
     def __init__(self, contracts: dict[str, str], *, seed: int = 1, events_per_block: int = 5,
-                 start_height: int = 1, start_time: int = 1_760_000_000) -> None:
+                 start_height: int = 1, start_time: int = 1_760_000_000,
+                 nakamoto: bool = False) -> None:
         self.contracts = contracts
+        self.nakamoto = nakamoto
+        """Epoch-3 payloads (signer fields); forks may then be shorter than the tip."""
+        self.nonces: dict[str, int] = {}
         self.rng = random.Random(seed)
         self.events_per_block = events_per_block
         self.seq = 0
@@ -83,19 +88,34 @@ class Chain:
         for tx_index in range(count):
             var = names[rng.randrange(len(names))] if names else ""
             contract = self.contracts.get(var, "")
-            txid = self._hash()
+            value = None
+            raw_tx = "0x00"
+            if contract:
+                self.seq += 1
+                value = MAKERS.get(var, MAKERS["CAMPAIGN_CONTRACT"])(rng, self.seq, height)
+                sender = rng.choice(WALLETS)
+                nonce = self.nonces.get(sender, 0)
+                self.nonces[sender] = nonce + 1
+                event_name = value.fields["event"]
+                assert isinstance(event_name, StringAscii)
+                tx_bytes = encode_contract_call(
+                    sender=sender, contract_id=contract,
+                    function_name=function_for(event_name.value), args=[UInt(self.seq)],
+                    nonce=nonce, signature=rng.randbytes(65))
+                raw_tx = "0x" + tx_bytes.hex()
+                txid = txid_of(tx_bytes)
+            else:
+                txid = self._hash()
             transactions.append({
                 "txid": txid, "tx_index": tx_index, "status": "success",
-                "raw_result": "0x0703", "raw_tx": "0x00", "contract_interface": None,
+                "raw_result": "0x0703", "raw_tx": raw_tx, "contract_interface": None,
                 "execution_cost": {"runtime": 1000, "read_count": 2, "read_length": 100,
                                    "write_count": 1, "write_length": 50},
                 "microblock_sequence": None, "microblock_hash": None,
                 "microblock_parent_hash": None, "vm_error": None, "burnchain_op": None,
             })
-            if not contract:
+            if value is None:
                 continue
-            self.seq += 1
-            value = MAKERS.get(var, MAKERS["CAMPAIGN_CONTRACT"])(rng, self.seq, height)
             raw = encode_hex(value)
             events.append({
                 "txid": txid, "event_index": event_index, "committed": True,
@@ -133,6 +153,10 @@ class Chain:
             "events": events,
             "transactions": transactions,
         }
+        if self.nakamoto:
+            payload["signer_signature_hash"] = self._hash()
+            payload["miner_signature"] = "0x" + rng.randbytes(65).hex()
+            payload["signer_signature"] = ["0x" + rng.randbytes(65).hex()]
         return Block(payload, prints)
 
     def next_block(self, n_events: int | None = None) -> Block:
@@ -141,18 +165,24 @@ class Chain:
         self.blocks.append(block)
         return block
 
-    def fork(self, depth: int, n_events: int | None = None) -> tuple[list[Block], list[Block]]:
-        """Replace the last ``depth`` blocks with a longer competing branch.
+    def fork(self, depth: int, n_events: int | None = None, *,
+             length: int | None = None) -> tuple[list[Block], list[Block]]:
+        """Replace the last ``depth`` blocks with a competing branch.
 
-        Returns (orphaned blocks, new branch); the new branch has ``depth + 1`` blocks and
-        becomes canonical, so posting it in order reproduces a Stacks 2.x reorg.
+        Returns (orphaned blocks, new branch). By default the branch has ``depth + 1``
+        blocks and outgrows the old tip, so posting it in order reproduces a Stacks 2.x
+        reorg. ``length`` sets another branch length; on a Nakamoto chain a shorter branch
+        is a valid reorg too (each posted block is the node's canonical tip).
         """
         if depth < 1 or depth > len(self.blocks):
             raise ValueError(f"fork depth must be 1..{len(self.blocks)}")
+        size = depth + 1 if length is None else length
+        if size < 1:
+            raise ValueError("a fork branch needs at least one block")
         orphaned = self.blocks[-depth:]
         del self.blocks[-depth:]
         branch: list[Block] = []
-        for _ in range(depth + 1):
+        for _ in range(size):
             branch.append(self.next_block(n_events))
         return orphaned, branch
 

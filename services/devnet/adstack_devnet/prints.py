@@ -117,3 +117,27 @@ MAKERS: dict[str, Maker] = {
     "PAYMENT_CONTRACT": payment,
     "GOVERNANCE_CONTRACT": governance,
 }
+
+
+_FUNCTIONS = {
+    "campaign-created": "create-campaign",
+    "spend-recorded": "record-spend",
+    "campaign-paused": "pause-campaign",
+    "campaign-resumed": "resume-campaign",
+    "campaign-completed": "complete-campaign",
+    "auction-created": "create-auction",
+    "bid-placed": "place-bid",
+    "auction-settled": "settle-auction",
+    "payment-processed": "process-payment",
+    "payout-completed": "complete-payout",
+    "proposal-created": "create-proposal",
+    "vote-cast": "cast-vote",
+    "proposal-executed": "execute-proposal",
+    "deposit-initiated": "initiate-deposit",
+    "withdrawal-completed": "complete-withdrawal",
+}
+
+
+def function_for(event_name: str) -> str:
+    """The contract function whose call prints ``event_name``."""
+    return _FUNCTIONS.get(event_name, event_name)

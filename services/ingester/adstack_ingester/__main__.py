@@ -23,6 +23,12 @@ environment:
   DEDUP_TTL            how long an event id is remembered for dedup (default 259200)
   OBSERVER_TOKEN       if set, POSTs must carry "Authorization: Bearer <token>"
   OBSERVER_MAX_BODY_BYTES  body size cap (default 67108864)
+  STACKS_SOURCES       observer,hiro,chainhook: one or several (default observer)
+  STACKS_API_URL, STACKS_WS_URL, HIRO_API_KEY, HIRO_BACKFILL_MAX_BLOCKS  the hiro source
+  CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry
+  EVENT_TYPE_OVERRIDES <contract|*>:<type>=<new type>, comma-separated
+  REORG_WINDOW         recent blocks kept for reorgs (default 256)
+  LEADER_LEASE_MS      leader lease (default 3000); INGESTER_ID this replica's id
   LOG_LEVEL, LOG_JSON, NODE_ENV
 """
 

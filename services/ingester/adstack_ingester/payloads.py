@@ -41,6 +41,40 @@ class NewBlock(msgspec.Struct, kw_only=True):
     block_time: int | None = None
     events: list[ObserverEvent] = msgspec.field(default_factory=list)
     transactions: list[ObserverTransaction] = msgspec.field(default_factory=list)
+    # Nakamoto (epoch 3.x) blocks only:
+    signer_signature_hash: str | None = None
+    miner_signature: str | None = None
+
+    @property
+    def nakamoto(self) -> bool:
+        """True for an epoch-3 block (signed by the signers; canonical when posted)."""
+        return bool(self.signer_signature_hash or self.miner_signature)
+
+
+class NewBurnBlock(msgspec.Struct, kw_only=True):
+    burn_block_hash: str
+    burn_block_height: int
+    burn_amount: int = 0
+    consensus_hash: str | None = None
+    parent_burn_block_hash: str | None = None
+
+
+class DropMempoolTx(msgspec.Struct, kw_only=True):
+    dropped_txids: list[str]
+    reason: str = ""
+    new_txid: str | None = None
+
+
+class NewMicroblocks(msgspec.Struct, kw_only=True):
+    parent_index_block_hash: str
+    events: list[ObserverEvent] = msgspec.field(default_factory=list)
+    transactions: list[ObserverTransaction] = msgspec.field(default_factory=list)
+    burn_block_hash: str = ""
+    burn_block_height: int = 0
 
 
 new_block_decoder = msgspec.json.Decoder(NewBlock)
+new_burn_block_decoder = msgspec.json.Decoder(NewBurnBlock)
+mempool_decoder = msgspec.json.Decoder(list[str])
+drop_mempool_decoder = msgspec.json.Decoder(DropMempoolTx)
+microblocks_decoder = msgspec.json.Decoder(NewMicroblocks)

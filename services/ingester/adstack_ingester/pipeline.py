@@ -6,7 +6,9 @@ Rules (matching what the Hiro API does, and what the original server got wrong):
   ``success``;
 - ``events[]`` arrives in arbitrary order: output is sorted by the block-wide ``event_index``;
 - the value is decoded from ``raw_value`` (the ``value`` field was removed in 3.4);
-- the event type is the print tuple's ``event`` field, ``-`` → ``_``; ``print`` otherwise.
+- the event type is the print tuple's ``event`` field, ``-`` → ``_``; ``print`` otherwise;
+  configured overrides rename types per contract (:class:`TypeNames`);
+- calls to allowed contracts (decoded from ``raw_tx``) become ``transaction`` feed messages.
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ from collections.abc import Callable
 import msgspec
 
 from adstack_clarity import ClarityDecodeError, decode_hex_to_json
-from adstack_events import BlockFeed, ContractEvent, event_id, event_type_from_print
-from adstack_ingester.payloads import NewBlock
+from adstack_events import (
+    BlockFeed,
+    ContractEvent,
+    TransactionFeed,
+    event_id,
+    event_type_from_print,
+    is_valid_event_type,
+)
+from adstack_events.txwire import TxDecodeError, decode_tx_hex
+from adstack_ingester.chain import BlockRecord
+from adstack_ingester.payloads import NewBlock, ObserverTransaction
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +42,39 @@ def contract_filter(contracts: tuple[str, ...]) -> ContractFilter:
         return lambda _contract: True
     allowed = frozenset(contracts)
     return allowed.__contains__
+
+
+class TypeNames:
+    """Optional event-type overrides: ``(contract or "*", derived type) → type``.
+
+    Parsed from ``EVENT_TYPE_OVERRIDES`` entries ``<contract|*>:<derived>=<name>``, e.g.
+    ``ST….promo-manager:print=promo_note`` or ``*:campaign_created=created``.
+    """
+
+    def __init__(self, overrides: dict[tuple[str, str], str] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+
+    @classmethod
+    def parse(cls, entries: tuple[str, ...]) -> TypeNames:
+        """Raises ValueError on a malformed entry."""
+        out: dict[tuple[str, str], str] = {}
+        for entry in entries:
+            left, sep, name = entry.rpartition("=")
+            contract, colon, derived = left.rpartition(":")
+            if not sep or not colon or not contract or not is_valid_event_type(derived) \
+                    or not is_valid_event_type(name):
+                raise ValueError(f"bad type override {entry!r}: want <contract|*>:<type>=<name>")
+            out[(contract, derived)] = name
+        return cls(out)
+
+    def __call__(self, contract_id: str, derived: str) -> str:
+        if not self.overrides:
+            return derived
+        return self.overrides.get((contract_id, derived)) or self.overrides.get(
+            ("*", derived), derived)
+
+
+NO_OVERRIDES = TypeNames()
 
 
 class DecodeFailure(msgspec.Struct, frozen=True):
@@ -55,6 +99,7 @@ def extract_events(
     source: str = "observer",
     now_ms: int = 0,
     failures: list[DecodeFailure] | None = None,
+    type_names: TypeNames = NO_OVERRIDES,
 ) -> list[ContractEvent]:
     """The block's print events for allowed contracts, in ``event_index`` order.
 
@@ -94,7 +139,7 @@ def extract_events(
         out.append(
             ContractEvent(
                 id=event_id(block.index_block_hash, item.txid, tx_event_index),
-                type=event_type_from_print(data),
+                type=type_names(body.contract_identifier, event_type_from_print(data)),
                 contractId=body.contract_identifier,
                 txId=item.txid,
                 blockHeight=block.block_height,
@@ -120,3 +165,76 @@ def block_feed(block: NewBlock) -> BlockFeed:
         timestamp=block_timestamp_ms(block),
         txCount=len(block.transactions),
     )
+
+
+def transaction_feed(
+    tx: ObserverTransaction,
+    allow: ContractFilter,
+    block_height: int | None,
+    *,
+    status: str | None = None,
+    failures: list[DecodeFailure] | None = None,
+) -> TransactionFeed | None:
+    """The ``transaction`` feed message for a call to an allowed contract, else None."""
+    if not tx.raw_tx or tx.raw_tx == "0x00":  # a burnchain operation
+        return None
+    return transaction_feed_from_hex(tx.raw_tx, allow, block_height,
+                                     status=status or tx.status, txid=tx.txid,
+                                     failures=failures)
+
+
+def transaction_feed_from_hex(
+    raw_tx: str,
+    allow: ContractFilter,
+    block_height: int | None,
+    *,
+    status: str,
+    txid: str | None = None,
+    failures: list[DecodeFailure] | None = None,
+) -> TransactionFeed | None:
+    try:
+        decoded = decode_tx_hex(raw_tx, decode_args=False, txid=txid)
+    except TxDecodeError as exc:
+        if failures is not None:
+            failures.append(DecodeFailure(txid or "", -1, "", f"raw_tx: {exc}"))
+        return None
+    if decoded.contract_id is None or not allow(decoded.contract_id):
+        return None
+    return TransactionFeed(txId=txid or decoded.txid, contractId=decoded.contract_id,
+                           functionName=decoded.function_name, sender=decoded.sender,
+                           status=status, blockHeight=block_height)
+
+
+def block_record(
+    block: NewBlock,
+    allow: ContractFilter,
+    *,
+    now_ms: int = 0,
+    failures: list[DecodeFailure] | None = None,
+    type_names: TypeNames = NO_OVERRIDES,
+) -> BlockRecord:
+    """Everything we publish for an observer ``/new_block``."""
+    events = extract_events(block, allow, now_ms=now_ms, failures=failures,
+                            type_names=type_names)
+    txs = [feed for tx in sorted(block.transactions, key=lambda t: t.tx_index)
+           if (feed := transaction_feed(tx, allow, block.block_height,
+                                        failures=failures)) is not None]
+    return BlockRecord(
+        index_block_hash=block.index_block_hash,
+        block_hash=block.block_hash,
+        height=block.block_height,
+        parent=block.parent_index_block_hash,
+        burn_height=block.burn_block_height,
+        timestamp=block_timestamp_ms(block),
+        tx_count=len(block.transactions),
+        events=events,
+        txs=txs,
+        source="observer",
+    )
+
+
+def record_feed(record: BlockRecord) -> BlockFeed:
+    """The ``block`` feed message for a block record (any source)."""
+    return BlockFeed(height=record.height, hash=record.block_hash,
+                     indexBlockHash=record.index_block_hash, burnBlockHeight=record.burn_height,
+                     timestamp=record.timestamp, txCount=record.tx_count)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 from adstack_config import Env
+from adstack_ingester.pipeline import TypeNames
 
 SEED_CONTRACT_VARS = (
     "CAMPAIGN_CONTRACT",
@@ -15,6 +19,18 @@ SEED_CONTRACT_VARS = (
     "PAYMENT_CONTRACT",
     "GOVERNANCE_CONTRACT",
 )
+
+SOURCES = ("observer", "hiro", "chainhook")
+
+
+def ws_url_from_api(api_url: str) -> str:
+    """``STACKS_WS_URL`` default: the API URL with ``ws(s)`` and ``/extended/v1/ws``."""
+    parts = urlsplit(api_url)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    path = parts.path.rstrip("/")
+    if not path:
+        path = "/extended/v1/ws"
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
 class IngesterSettings(msgspec.Struct, kw_only=True):
@@ -28,8 +44,19 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     dedup_ttl: int = 3 * 86400
     # Sources
     contracts: tuple[str, ...] = ("*",)
+    sources: tuple[str, ...] = ("observer",)
     observer_token: str | None = None
     max_body_bytes: int = 64 * 1024 * 1024
+    type_overrides: tuple[str, ...] = ()
+    stacks_api_url: str = ""
+    stacks_ws_url: str = ""
+    hiro_api_key: str | None = None
+    hiro_backfill_max: int = 1000
+    chainhook_auth_header: str | None = None
+    # Reorgs and leadership
+    reorg_window: int = 256
+    lease_ttl_ms: int = 3000
+    instance_id: str = ""
     # Process
     environment: str = "development"
     log_level: str = "INFO"
@@ -45,6 +72,20 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
         listed = env.list("STACKS_CONTRACTS", ("*",))
         seeds = tuple(v for k in SEED_CONTRACT_VARS if (v := env.opt_str(k)))
         environment = env.str("NODE_ENV", env.str("ENV", "development")).lower()
+        sources = tuple(dict.fromkeys(s.lower() for s in env.list("STACKS_SOURCES",
+                                                                   ("observer",))))
+        for source in sources:
+            if source not in SOURCES:
+                env.problem(f"STACKS_SOURCES: unknown source {source!r} "
+                            f"(choose from {', '.join(SOURCES)})")
+        api_url = env.str("STACKS_API_URL", "").rstrip("/")
+        contracts = tuple(dict.fromkeys((*listed, *seeds)))
+        if "hiro" in sources:
+            if not api_url:
+                env.problem("STACKS_SOURCES includes hiro but STACKS_API_URL is not set")
+            if "*" in listed and not seeds and len(contracts) == 1:
+                env.problem("the hiro source needs explicit contracts (STACKS_CONTRACTS "
+                            "or the *_CONTRACT variables), not *")
         settings = cls(
             host=env.str("INGESTER_HOST", "0.0.0.0"),
             port=env.int("INGESTER_PORT", 3700, minimum=1, maximum=65535),
@@ -52,12 +93,27 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             history_limit=env.int("EVENT_HISTORY_LIMIT", 100, minimum=1, maximum=100_000),
             history_ttl=env.int("REDIS_TTL", 3600, minimum=1),
             dedup_ttl=env.int("DEDUP_TTL", 3 * 86400, minimum=60),
-            contracts=tuple(dict.fromkeys((*listed, *seeds))),
+            contracts=contracts,
+            sources=sources,
             observer_token=env.opt_str("OBSERVER_TOKEN"),
             max_body_bytes=env.int("OBSERVER_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024),
+            type_overrides=env.list("EVENT_TYPE_OVERRIDES", ()),
+            stacks_api_url=api_url,
+            stacks_ws_url=env.str("STACKS_WS_URL", "") or (
+                ws_url_from_api(api_url) if api_url else ""),
+            hiro_api_key=env.opt_str("HIRO_API_KEY"),
+            hiro_backfill_max=env.int("HIRO_BACKFILL_MAX_BLOCKS", 1000, minimum=1),
+            chainhook_auth_header=env.opt_str("CHAINHOOK_AUTH_HEADER"),
+            reorg_window=env.int("REORG_WINDOW", 256, minimum=8, maximum=100_000),
+            lease_ttl_ms=env.int("LEADER_LEASE_MS", 3000, minimum=300, maximum=60_000),
+            instance_id=env.str("INGESTER_ID", "") or f"{socket.gethostname()}:{os.getpid()}",
             environment=environment,
             log_level=env.str("LOG_LEVEL", "INFO"),
             log_json=env.bool("LOG_JSON", environment == "production"),
         )
+        try:
+            TypeNames.parse(settings.type_overrides)
+        except ValueError as exc:
+            env.problem(f"EVENT_TYPE_OVERRIDES: {exc}")
         env.check()
         return settings

@@ -1,0 +1,168 @@
+"""Carries out chain plans against Redis: reverts, publishes, then records the chain.
+
+The order makes every step safe to repeat. Reverts skip ids that are not published, and
+publishes skip ids that are. The chain record (tip, canonical map, block records, feeds) is
+written last, in one fenced script. If any step fails, the in-memory chain is reloaded from
+Redis before the next block, and the source re-sends the block, so the same plan runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import msgspec
+
+from adstack_bus import ChainStore, NotLeader, Publisher, keys
+from adstack_bus import Tip as StoredTip
+from adstack_ingester.chain import (
+    BlockRecord,
+    ChainChanges,
+    ChainState,
+    Plan,
+    Tip,
+    decode_record,
+    encode_record,
+    revert_notices,
+)
+from adstack_ingester.pipeline import record_feed
+
+log = logging.getLogger(__name__)
+
+_frame_encoder = msgspec.json.Encoder()
+
+
+class Outcome(msgspec.Struct):
+    """What processing one block (or rollback) did."""
+
+    published: int = 0
+    duplicates: int = 0
+    reverted: int = 0
+    held: bool = False
+    known: bool = False
+    reorg: bool = False
+
+
+class BlockProcessor:
+    """The single writer path shared by every source (serialised by :attr:`lock`)."""
+
+    def __init__(self, publisher: Publisher, store: ChainStore, *, window: int = 256) -> None:
+        self.publisher = publisher
+        self.store = store
+        self.window = window
+        self.state: ChainState | None = None
+        self.lock = asyncio.Lock()
+        self.reorgs = 0
+        self.reverted = 0
+        self.missing_records = 0
+
+    def invalidate(self) -> None:
+        """Forget the in-memory chain; it is reloaded from Redis before the next block."""
+        self.state = None
+
+    async def ensure_loaded(self) -> ChainState:
+        if self.state is None:
+            snapshot = await self.store.load()
+            records = []
+            for blob in snapshot.records:
+                try:
+                    records.append(decode_record(blob))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    log.warning("skipped an unreadable chain record")
+            tip = None
+            if snapshot.tip is not None:
+                tip = Tip(snapshot.tip.height, snapshot.tip.hash, snapshot.tip.indexBlockHash)
+            self.state = ChainState.restore(tip, snapshot.canon, records, window=self.window)
+            log.info("chain view loaded: tip %s, %d blocks",
+                     f"{tip.height} {tip.index_block_hash[:12]}" if tip else "none",
+                     len(records))
+        return self.state
+
+    @property
+    def tip(self) -> Tip | None:
+        return self.state.tip if self.state is not None else None
+
+    async def process(self, block: BlockRecord, *, reorg_to: bool) -> Outcome:
+        """Publish one block from any source (see :mod:`adstack_ingester.chain`).
+
+        Raises:
+            NotLeader / BusUnavailable: nothing is acknowledged; the source must retry.
+        """
+        async with self.lock:
+            state = await self.ensure_loaded()
+            plan = state.plan(block, reorg_to=reorg_to)
+            return await self._execute(state, plan)
+
+    async def rollback(self, block: BlockRecord) -> Outcome:
+        """Withdraw a block a source says is no longer canonical (Chainhook ``rollback``)."""
+        async with self.lock:
+            state = await self.ensure_loaded()
+            plan = state.plan_rollback(block)
+            return await self._execute(state, plan)
+
+    async def _execute(self, state: ChainState, plan: Plan) -> Outcome:
+        outcome = Outcome(held=plan.held, known=plan.known, reorg=plan.reorg)
+        try:
+            if plan.missing:
+                self.missing_records += len(plan.missing)
+                log.warning("reorg: no record of orphaned canonical blocks at heights %s; "
+                            "their events cannot be withdrawn", plan.missing)
+            if plan.revert:
+                notices = [n for record in plan.revert for n in revert_notices(record)]
+                withdrawn = await self.publisher.revert_events(notices)
+                outcome.reverted = sum(withdrawn.values())
+                log.info("reorg: withdrew %d events of %d orphaned blocks (%s)",
+                         outcome.reverted, len(plan.revert),
+                         ", ".join(f"{r.height} {r.index_block_hash[:12]}" for r in plan.revert))
+            now_ms = int(time.time() * 1000)
+            for record in plan.apply:
+                events = record.events
+                if plan.reorg:
+                    # Side blocks stored earlier: stamp the time they are published now.
+                    events = [msgspec.structs.replace(e, publishedAt=now_ms) for e in events]
+                result = await self.publisher.publish_events(events)
+                outcome.published += result.published
+                outcome.duplicates += result.duplicates
+            changes = state.commit(plan)
+            feeds = [] if plan.known or plan.held else self._feeds(plan.apply)
+            await self.store.commit(
+                fence=self.publisher.fence,
+                tip=_stored(changes),
+                records=[(r.height, r.index_block_hash, encode_record(r))
+                         for r in changes.records],
+                canon_set=changes.canon_set,
+                canon_delete=changes.canon_delete,
+                feeds=feeds,
+                keep_from_height=changes.keep_from_height,
+            )
+        except BaseException:
+            # Redis may hold part of this plan; reload the chain view before the next block
+            # (the source re-sends this one, and every step is safe to repeat).
+            self.invalidate()
+            raise
+        if plan.reorg:
+            self.reorgs += 1
+            self.reverted += outcome.reverted
+        return outcome
+
+    @staticmethod
+    def _feeds(records: list[BlockRecord]) -> list[tuple[str, bytes]]:
+        frames: list[tuple[str, bytes]] = []
+        for record in records:
+            frames.append((keys.BLOCK_CHANNEL, _frame_encoder.encode(
+                {"event": "block", "data": record_feed(record)})))
+            for tx in record.txs:
+                frames.append((keys.TRANSACTION_CHANNEL, _frame_encoder.encode(
+                    {"event": "transaction", "data": tx})))
+        return frames
+
+
+def _stored(changes: ChainChanges) -> StoredTip | None:
+    tip = changes.tip
+    if tip is None:
+        return None
+    return StoredTip(height=tip.height, hash=tip.block_hash, indexBlockHash=tip.index_block_hash)
+
+
+__all__ = ["BlockProcessor", "NotLeader", "Outcome"]

@@ -1,0 +1,152 @@
+"""Reverts, fencing, the leader lease and the block processor against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from adstack_bus import ChainStore, Lease, NotLeader, Publisher, Store, create_redis, keys
+from adstack_devnet import DEFAULT_CONTRACTS
+from adstack_devnet.chain import Block, Chain
+from adstack_events import EventReverted
+from adstack_ingester.chain import BlockRecord
+from adstack_ingester.payloads import new_block_decoder
+from adstack_ingester.pipeline import block_record, contract_filter
+from adstack_ingester.processor import BlockProcessor
+
+ALL = contract_filter(("*",))
+CAMPAIGN = DEFAULT_CONTRACTS["CAMPAIGN_CONTRACT"]
+
+
+def record(block: Block) -> BlockRecord:
+    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()), ALL)
+
+
+@pytest.fixture()
+async def redis(clean_redis: str) -> AsyncIterator[aioredis.Redis]:
+    client = create_redis(clean_redis)
+    yield client
+    await client.aclose()
+
+
+async def test_revert_withdraws_once_and_updates_history_and_stats(
+        redis: aioredis.Redis) -> None:
+    chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=2, events_per_block=4)
+    rec = record(chain.next_block())
+    pub = Publisher(redis)
+    await pub.publish_events(rec.events)
+    store = Store(redis)
+    before = await store.stats(CAMPAIGN)
+    assert before["total"] == 4
+    ids = [e.id for e in rec.events]
+    notice = EventReverted(contractId=CAMPAIGN, ids=[*ids[:2], "not-published"],
+                           blockHash=rec.block_hash, indexBlockHash=rec.index_block_hash,
+                           blockHeight=rec.height)
+    assert await pub.revert_events([notice]) == {CAMPAIGN: 2}
+    assert await pub.revert_events([notice]) == {}  # a retry is a no-op
+    after = await store.stats(CAMPAIGN)
+    assert after["total"] == 2
+    assert sum(after["byType"].values()) == 2
+    recent = [msgspec.json.decode(d)["id"] for d in await store.recent(CAMPAIGN, 10)]
+    assert sorted(recent) == sorted(ids[2:])
+    page = await store.since(CAMPAIGN, 4)
+    assert page.kinds == ["r"] and page.offsets == [5]
+    notice_data = msgspec.json.decode(page.events[0])
+    assert notice_data["ids"] == ids[:2] and notice_data["reason"] == "reorg"
+    assert notice_data["blockHeight"] == rec.height and notice_data["offset"] == 5
+    # Re-applying the block publishes the withdrawn events again (markers were deleted)
+    # and un-hides them.
+    again = await pub.publish_events(rec.events)
+    assert again.published == 2 and again.duplicates == 2
+    assert len(await store.recent(CAMPAIGN, 10)) == 4
+
+
+async def test_a_stale_fencing_token_publishes_nothing(redis: aioredis.Redis) -> None:
+    first = Lease(redis, "a", ttl_ms=300)
+    second = Lease(redis, "b", ttl_ms=300)
+    token_a = await first.acquire()
+    assert token_a is not None
+    assert await second.acquire() is None
+    old_leader = Publisher(redis, fence=token_a)
+    chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=3, events_per_block=2)
+    rec = record(chain.next_block())
+    assert (await old_leader.publish_events(rec.events[:1])).published == 1
+    await asyncio.sleep(0.45)  # a's lease expires (the process was "paused")
+    token_b = await second.acquire()
+    assert token_b is not None and token_b > token_a
+    assert not await first.renew(token_a)
+    with pytest.raises(NotLeader):
+        await old_leader.publish_events(rec.events[1:])
+    with pytest.raises(NotLeader):
+        await old_leader.revert_events([EventReverted(
+            contractId=CAMPAIGN, ids=[rec.events[0].id], blockHash="0x", indexBlockHash="0x",
+            blockHeight=1)])
+    with pytest.raises(NotLeader):
+        await ChainStore(redis).commit(fence=token_a, tip=None)
+    assert (await Store(redis).stats(CAMPAIGN))["total"] == 1
+    new_leader = Publisher(redis, fence=token_b)
+    assert (await new_leader.publish_events(rec.events)).published == 1
+    assert await second.release()
+    assert await first.acquire() is not None
+
+
+async def test_processor_reorg_survives_a_failover(redis: aioredis.Redis) -> None:
+    """A new leader loads the chain from Redis and still reverts a fork's orphans."""
+    chain = Chain(DEFAULT_CONTRACTS, seed=8, events_per_block=3)
+    lease = Lease(redis, "one")
+    token = await lease.acquire()
+    first = BlockProcessor(Publisher(redis, fence=token), ChainStore(redis))
+    for _ in range(6):
+        await first.process(record(chain.next_block()), reorg_to=False)
+    orphaned, branch = chain.fork(3)
+    await first.process(record(branch[0]), reorg_to=False)  # kept aside
+    await lease.release()
+    token2 = await Lease(redis, "two").acquire()
+    second = BlockProcessor(Publisher(redis, fence=token2), ChainStore(redis))
+    reverted = 0
+    for block in branch[1:]:
+        outcome = await second.process(record(block), reorg_to=False)
+        reverted += outcome.reverted
+    orphan_ids = {e.id for b in orphaned for e in record(b).events}
+    assert reverted == len(orphan_ids)
+    store = Store(redis)
+    live: set[str] = set()
+    for contract in DEFAULT_CONTRACTS.values():
+        live |= {msgspec.json.decode(d)["id"] for d in await store.recent(contract, 100)}
+    assert live == {e.id for b in chain.blocks for e in record(b).events}
+    tip = await ChainStore(redis).checkpoint()
+    assert tip is not None and tip.indexBlockHash == chain.tip[2]
+    with pytest.raises(NotLeader):
+        await first.process(record(chain.next_block()), reorg_to=False)
+
+
+async def test_feeds_are_published_once_per_new_canonical_block(
+        redis: aioredis.Redis, clean_redis: str) -> None:
+    got: list[dict[str, object]] = []
+    sub = create_redis(clean_redis)
+    pubsub = sub.pubsub()
+    await pubsub.subscribe(keys.BLOCK_CHANNEL, keys.TRANSACTION_CHANNEL)
+    chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=9, events_per_block=2)
+    processor = BlockProcessor(Publisher(redis), ChainStore(redis))
+    block = record(chain.next_block())
+    await processor.process(block, reorg_to=False)
+    await processor.process(block, reorg_to=False)  # re-sent: no second feed
+    for _ in range(50):
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message is not None:
+            got.append(json.loads(message["data"]))
+    await pubsub.aclose()
+    await sub.aclose()
+    assert [f["event"] for f in got] == ["block", "transaction", "transaction"]
+    assert got[0]["data"] == {"height": 1, "hash": block.block_hash,
+                              "indexBlockHash": block.index_block_hash,
+                              "burnBlockHeight": block.burn_height,
+                              "timestamp": block.timestamp, "txCount": 2}
+    assert got[1]["data"]["contractId"] == CAMPAIGN
+    assert got[1]["data"]["sender"].startswith("ST")
+    assert got[1]["data"]["status"] == "success" and got[1]["data"]["blockHeight"] == 1
