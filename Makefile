@@ -52,7 +52,7 @@ bench-smoke: install  ## seconds-long run of the same benchmark (output in /tmp)
 	$(BIN)/python -m adstack_bench.fanout --quick --duration 2 --output /tmp/adstack-perf-smoke.md
 
 bench-ingest: install  ## decode + publish throughput for 10,000 print events (real valkey)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m tests.perf.ingest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dev-token

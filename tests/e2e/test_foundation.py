@@ -137,6 +137,14 @@ async def test_bad_payloads_get_coded_errors(
         bad = await http.post(f"{ing.http}/new_block", content=b"{not json")
         assert bad.status_code == 400
         assert bad.json()["error"]["code"] == "INVALID_PAYLOAD"
+        # Invalid UTF-8 inside a JSON string (a fuzzer find: it used to be a 500).
+        bad_utf8 = await http.post(f"{ing.http}/new_block",
+                                   content=b'{"block_hash":"\xff\xfe","block_height":1}')
+        assert bad_utf8.status_code == 400
+        assert bad_utf8.json()["error"]["code"] == "INVALID_PAYLOAD"
+        for path in ("/new_burn_block", "/new_mempool_tx", "/drop_mempool_tx"):
+            garbage = await http.post(f"{ing.http}{path}", content=b"\xff\x00garbage")
+            assert garbage.status_code == 400, (path, garbage.status_code)
         ignored = await http.post(f"{ing.http}/new_burn_block",
                                   content=load_bytes("observer_new_burn_block_nakamoto.json"))
         assert ignored.status_code == 200

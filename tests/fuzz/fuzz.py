@@ -116,8 +116,8 @@ def protocol_target() -> Target:
 
 
 def observer_target() -> Target:
-    from adstack_ingester.payloads import new_block_decoder
-    from adstack_ingester.pipeline import contract_filter, extract_events
+    from adstack_ingester.payloads import PAYLOAD_ERRORS, new_block_decoder
+    from adstack_ingester.pipeline import block_record, contract_filter
 
     seeds = [stacks_fixture(name).read_bytes() for name in (
         "observer_new_block_epoch25_print_events_signers_voting.json",
@@ -125,10 +125,44 @@ def observer_target() -> Target:
     allow = contract_filter(("*",))
 
     def run(data: bytes) -> object:
-        block = new_block_decoder.decode(data)
-        return extract_events(block, allow)
+        return block_record(new_block_decoder.decode(data), allow)
 
-    return Target("observer", seeds, run, (msgspec.DecodeError, msgspec.ValidationError))
+    return Target("observer", seeds, run, PAYLOAD_ERRORS)
+
+
+def chainhook_target() -> Target:
+    from adstack_ingester.chainhook import block_record, delivery_decoder
+    from adstack_ingester.payloads import PAYLOAD_ERRORS
+    from adstack_ingester.pipeline import contract_filter
+
+    seeds = [stacks_fixture(name).read_bytes() for name in (
+        "chainhook_predicate_print_event_http_post.json",
+        "chainhook_predicate_print_event_file_append.json")]
+    allow = contract_filter(("*",))
+
+    def run(data: bytes) -> object:
+        delivery = delivery_decoder.decode(data)
+        return [block_record(b, allow) for b in (*delivery.apply, *delivery.rollback)]
+
+    return Target("chainhook", seeds, run, PAYLOAD_ERRORS)
+
+
+def hiro_target() -> Target:
+    from adstack_ingester.hiro import rpc_decoder, tx_decoder
+    from adstack_ingester.payloads import PAYLOAD_ERRORS
+
+    seeds = [stacks_fixture(name).read_bytes() for name in (
+        "hiro_docs_example_v1_tx_smart_contract_with_events.json",
+        "hiro_docs_example_v1_block.json")]
+    seeds.append(b'{"jsonrpc":"2.0","method":"block","params":{"height":5,"hash":"0x00"}}')
+
+    def run(data: bytes) -> object:
+        try:
+            return tx_decoder.decode(data)
+        except PAYLOAD_ERRORS:
+            return rpc_decoder.decode(data)
+
+    return Target("hiro", seeds, run, PAYLOAD_ERRORS)
 
 
 def jwt_target() -> Target:
@@ -157,6 +191,8 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "clarity": clarity_target,
     "protocol": protocol_target,
     "observer": observer_target,
+    "chainhook": chainhook_target,
+    "hiro": hiro_target,
     "jwt": jwt_target,
 }
 

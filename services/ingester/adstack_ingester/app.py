@@ -33,6 +33,7 @@ from adstack_ingester import __version__, chainhook
 from adstack_ingester.hiro_source import HiroSource
 from adstack_ingester.leadership import Leadership
 from adstack_ingester.payloads import (
+    PAYLOAD_ERRORS,
     drop_mempool_decoder,
     mempool_decoder,
     microblocks_decoder,
@@ -175,7 +176,7 @@ class Ingester:
         """
         try:
             block = new_block_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid /new_block payload: {exc}") from exc
         failures: list[DecodeFailure] = []
@@ -198,7 +199,7 @@ class Ingester:
     async def handle_burn_block(self, body: bytes) -> None:
         try:
             burn = new_burn_block_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid /new_burn_block payload: {exc}") from exc
         self.burn_blocks += 1
@@ -217,7 +218,7 @@ class Ingester:
     async def handle_mempool(self, body: bytes) -> int:
         try:
             raw_txs = mempool_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid /new_mempool_tx payload: {exc}") from exc
         failures: list[DecodeFailure] = []
@@ -236,7 +237,7 @@ class Ingester:
     async def handle_drop_mempool(self, body: bytes) -> int:
         try:
             drop = drop_mempool_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid /drop_mempool_tx payload: {exc}") from exc
         status = _dropped_status(drop.reason)
@@ -254,7 +255,7 @@ class Ingester:
     async def handle_microblocks(self, body: bytes) -> None:
         try:
             micro = microblocks_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid /new_microblocks payload: {exc}") from exc
         # Microblock transactions are published when the anchor block that confirms them
@@ -269,7 +270,7 @@ class Ingester:
     async def handle_chainhook(self, body: bytes) -> dict[str, Any]:
         try:
             delivery = chainhook.delivery_decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid Chainhook payload: {exc}") from exc
         now_ms = int(time.time() * 1000)

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponen
 
 from adstack_bus import BusUnavailable
 from adstack_ingester import hiro
+from adstack_ingester.payloads import PAYLOAD_ERRORS
 from adstack_ingester.pipeline import ContractFilter, DecodeFailure, TypeNames
 from adstack_ingester.processor import BlockProcessor
 
@@ -37,7 +38,7 @@ class HiroError(Exception):
 
 
 _RETRYABLE = (OSError, TimeoutError, httpx.HTTPError, websockets.WebSocketException, HiroError,
-              BusUnavailable, msgspec.DecodeError, msgspec.ValidationError)
+              BusUnavailable, *PAYLOAD_ERRORS)
 
 
 class HiroSource:

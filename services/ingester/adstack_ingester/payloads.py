@@ -73,6 +73,11 @@ class NewMicroblocks(msgspec.Struct, kw_only=True):
     burn_block_height: int = 0
 
 
+PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
+    msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+"""What decoding an untrusted payload can raise: msgspec raises UnicodeDecodeError (not
+DecodeError) for invalid UTF-8 inside a JSON string — found by the fuzzer."""
+
 new_block_decoder = msgspec.json.Decoder(NewBlock)
 new_burn_block_decoder = msgspec.json.Decoder(NewBurnBlock)
 mempool_decoder = msgspec.json.Decoder(list[str])

@@ -26,6 +26,7 @@ from adstack_ingester.chain import (
     encode_record,
     revert_notices,
 )
+from adstack_ingester.payloads import PAYLOAD_ERRORS
 from adstack_ingester.pipeline import record_feed
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class BlockProcessor:
             for blob in snapshot.records:
                 try:
                     records.append(decode_record(blob))
-                except (msgspec.DecodeError, msgspec.ValidationError):
+                except PAYLOAD_ERRORS:
                     log.warning("skipped an unreadable chain record")
             tip = None
             if snapshot.tip is not None:

@@ -1,4 +1,4 @@
-"""``make bench-ingest`` (``python bench/ingest.py``): decode + publish throughput (a benchmark, not a test).
+"""``make bench-ingest``: decode + publish throughput (a benchmark, not a test).
 
 Builds a stream of devnet-style /new_block payloads (real Clarity hex, real contract-call
 transactions) carrying 10,000 print events in total, then runs each block through the whole
@@ -60,7 +60,7 @@ async def run(events: int, per_block: int, seed: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="bench/ingest.py",
+    parser = argparse.ArgumentParser(prog="python -m tests.perf.ingest",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--per-block", type=int, default=100)

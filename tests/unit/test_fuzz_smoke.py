@@ -1,0 +1,29 @@
+"""A short run of the mutation fuzzer in every `make test` (the long run is `make fuzz`)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.fuzz.fuzz import TARGETS, fuzz
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_decoder_survives_mutated_inputs(name: str) -> None:
+    target = TARGETS[name]()
+    count, _seconds = fuzz(target, 3000, random.Random(7))
+    assert count == 3000
+    assert target.crashes == {}, f"{name} crashed: {list(target.crashes)}"
+
+
+def test_fuzzer_reports_a_crash_when_a_decoder_breaks() -> None:
+    """The harness itself: an unexpected exception type is counted as a crash."""
+    target = TARGETS["clarity"]()
+
+    def broken(data: bytes) -> object:
+        raise KeyError("boom")
+
+    target.run = broken
+    fuzz(target, 10, random.Random(1))
+    assert list(target.crashes) and "KeyError" in next(iter(target.crashes))
