@@ -19,9 +19,11 @@ from starlette.routing import Route
 
 from adstack_bus import BusUnavailable, Publisher, create_redis, keys
 from adstack_ingester import __version__
+from adstack_ingester.ops import install_ops
 from adstack_ingester.payloads import new_block_decoder
 from adstack_ingester.pipeline import DecodeFailure, block_feed, contract_filter, extract_events
 from adstack_ingester.settings import IngesterSettings
+from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class Ingester:
             block = new_block_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise BadRequest(400, "INVALID_PAYLOAD", f"invalid /new_block payload: {exc}") from exc
+        bind_log_context(block=block.index_block_hash, height=block.block_height)
         failures: list[DecodeFailure] = []
         now_ms = int(time.time() * 1000)
         events = extract_events(block, self.allow, now_ms=now_ms, failures=failures)
@@ -211,4 +214,5 @@ def create_app(settings: IngesterSettings) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ingester = ingester
+    install_ops(app, ingester)
     return app
