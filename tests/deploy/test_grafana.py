@@ -62,7 +62,7 @@ def test_dashboard_is_valid_grafana_json() -> None:
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for panel in panels:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
         if panel["type"] != "row":
             assert panel["targets"], f"{panel['title']} has no query"
             for target in panel["targets"]:
