@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.deploy import DEPLOY, TARGET_LABELS, defined_metrics
+from tests.helpers.deploy import DEPLOY, TARGET_LABELS, defined_metrics, require_tool
 from tests.helpers.promql import GRAFANA_VARIABLES, metric_names, selectors
 
 pytestmark = pytest.mark.deploy
@@ -111,9 +110,7 @@ def test_dashboard_covers_what_the_issue_lists() -> None:
 
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     """promtool parses every dashboard query (written as recording rules)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (the Prometheus checks require it under CI)")
+    promtool = require_tool("promtool")
     rules = [{"record": f"dashboard:query_{index}",
               "expr": GRAFANA_VARIABLES.sub("5m", expr).replace("$gateway", ".*")}
              for index, (_title, expr) in enumerate(queries())]
