@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-ingest fuzz
+.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-ingest fuzz \
+        deploy-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -26,6 +27,9 @@ test: install check  ## static checks, then the whole test suite against a real 
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
 check: lint types imports  ## ruff, mypy --strict, import contracts
+
+deploy-check: install  ## only the deploy/ checks (promtool, k8s/compose schemas, dashboard, systemd); part of `make test`
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
 
 lint: install
 	$(BIN)/ruff check $(SRC) tests

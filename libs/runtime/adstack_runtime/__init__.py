@@ -1,6 +1,23 @@
-"""Process plumbing shared by the services: logging setup and running an ASGI app."""
+"""Process plumbing shared by the services: logging setup, log context, running an ASGI app."""
 
-from adstack_runtime.logs import setup_logging
+from adstack_runtime.context import (
+    LogContextFilter,
+    bind_log_context,
+    log_context,
+    log_fields,
+    reset_log_context,
+)
+from adstack_runtime.logs import JsonFormatter, ReadableFormatter, setup_logging
 from adstack_runtime.serve import serve_app
 
-__all__ = ["serve_app", "setup_logging"]
+__all__ = [
+    "JsonFormatter",
+    "LogContextFilter",
+    "ReadableFormatter",
+    "bind_log_context",
+    "log_context",
+    "log_fields",
+    "reset_log_context",
+    "serve_app",
+    "setup_logging",
+]

@@ -1,4 +1,8 @@
-"""Logging: JSON lines in production, readable lines in development."""
+"""Logging: JSON lines in production, readable lines in development.
+
+Both formats carry the ids bound with :func:`adstack_runtime.bind_log_context`
+(``conn``, ``block``, …): JSON lines as fields, readable lines as ``key=value`` at the end.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from adstack_runtime.context import LogContextFilter
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -35,14 +41,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class ReadableFormatter(logging.Formatter):
+    """``HH:MM:SS LEVEL service logger: message key=value…`` (context ids appended)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"%(asctime)s %(levelname)-5s {service} %(name)s: %(message)s",
+                         "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        keys: tuple[str, ...] = getattr(record, "_context_keys", ())
+        if keys:
+            line += " " + " ".join(f"{k}={getattr(record, k)}" for k in keys)
+        return line
+
+
 def setup_logging(service: str, *, level: str = "INFO", json_lines: bool = False) -> None:
     """Configure the root logger once for a service process."""
     handler = logging.StreamHandler(sys.stderr)
-    if json_lines:
-        handler.setFormatter(JsonFormatter(service))
-    else:
-        handler.setFormatter(logging.Formatter(
-            f"%(asctime)s %(levelname)-5s {service} %(name)s: %(message)s", "%H:%M:%S"))
+    handler.setFormatter(JsonFormatter(service) if json_lines else ReadableFormatter(service))
+    handler.addFilter(LogContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -20,6 +20,7 @@ from adstack_bus import Store, Subscriber, create_redis
 from adstack_gateway import __version__
 from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
+from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.ws import ws_endpoint
 
@@ -86,4 +87,5 @@ def create_app(settings: GatewaySettings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    install_ops(app, gateway, subscriber)
     return app

@@ -27,6 +27,7 @@ from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session, Subscription
 from adstack_gateway.settings import GatewaySettings
 from adstack_protocol import ErrorCode, ServerEvent
+from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Gateway:
         return self.verifier.verify(token)
 
     def open(self, session: Session) -> None:
+        bind_log_context(conn=session.id)  # for the rest of this connection's task
         self.sessions.add(session)
         session.start()
         self.reply(session, ServerEvent.CONNECTED, {

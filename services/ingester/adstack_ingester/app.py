@@ -32,6 +32,7 @@ from adstack_events import TransactionFeed
 from adstack_ingester import __version__, chainhook
 from adstack_ingester.hiro_source import HiroSource
 from adstack_ingester.leadership import Leadership
+from adstack_ingester.ops import install_ops
 from adstack_ingester.payloads import (
     PAYLOAD_ERRORS,
     drop_mempool_decoder,
@@ -50,6 +51,7 @@ from adstack_ingester.pipeline import (
 from adstack_ingester.processor import BlockProcessor, Outcome
 from adstack_ingester.settings import IngesterSettings
 from adstack_protocol.codes import IngestErrorCode as Code
+from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,7 @@ class Ingester:
         except PAYLOAD_ERRORS as exc:
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"invalid /new_block payload: {exc}") from exc
+        bind_log_context(block=block.index_block_hash, height=block.block_height)
         failures: list[DecodeFailure] = []
         record = block_record(block, self.allow, now_ms=int(time.time() * 1000),
                               failures=failures, type_names=self.type_names)
@@ -469,4 +472,5 @@ def create_app(settings: IngesterSettings) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ingester = ingester
+    install_ops(app, ingester, is_leader=lambda: ingester.leadership.is_leader)
     return app

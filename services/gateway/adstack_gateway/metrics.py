@@ -1,0 +1,167 @@
+"""Every Prometheus metric the gateway exposes, and the helpers that record them.
+
+All names start with ``adstack_``; ``adstack_connected_clients`` and
+``adstack_active_subscriptions`` keep the original server's names. Labels come from fixed
+vocabularies (close codes, auth reasons, error codes, command names) or pass through a
+:class:`~adstack_metrics.BoundedLabel` (event types, sources): never a user, connection or
+transaction id. Process-level metrics (uptime, memory, Redis health) live in
+:mod:`adstack_metrics.process`.
+
+The connection and subscription gauges are set from live state on every sample
+(:func:`set_live_counts`), so they stay right whatever path opened or closed a session.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from adstack_metrics import BoundedLabel, choose, clean
+from adstack_protocol import ClientCommand, CloseCode, ErrorCode, ServerEvent
+
+RELAY_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                         1.0, 2.5)
+"""Publish (``publishedAt``) → frame written to the client, 0.5 ms … 2.5 s."""
+
+TRANSPORTS = ("native", "socketio")
+AUTH_REASONS = ("missing", "malformed", "too_large", "bad_signature", "expired",
+                "not_yet_valid", "bad_issuer", "bad_audience", "bad_algorithm",
+                "missing_claim", "unknown_key", "forbidden_origin")
+"""``adstack_auth.AuthError.reason`` values, plus a refused ``Origin``."""
+RATE_LIMITS = ("commands", "connections_per_ip")
+RECOVERY_OUTCOMES = ("recovered", "epoch_changed", "ahead", "history_gap", "unavailable",
+                     "not_confirmed")
+"""What a ``subscribe`` with ``since`` came to: ``recovered`` (all missed events
+replayed), or why not — the epoch changed, the client claimed an offset ahead of ours,
+history no longer covers the gap, Redis failed, or the channel subscription was not
+confirmed."""
+FEEDS = ("block", "transaction")
+DISCONNECT_REASONS = (*(code.name.lower() for code in CloseCode), "client")
+"""``CloseCode`` names (``slow``, ``shutdown``, …) for server-initiated closes, and
+``client`` for closes the client started."""
+
+event_type_label = BoundedLabel(100)
+"""Event types come from contract code: the first 100 distinct ones keep their name."""
+source_label = BoundedLabel(8, preset=("observer", "hiro", "chainhook"))
+
+CONNECTED_CLIENTS = Gauge("adstack_connected_clients", "Open client connections.",
+                          multiprocess_mode="livesum")
+ACTIVE_SUBSCRIPTIONS = Gauge("adstack_active_subscriptions",
+                             "Contract subscriptions held by open connections.",
+                             multiprocess_mode="livesum")
+REDIS_CHANNELS = Gauge("adstack_redis_channels",
+                       "Contract channels this gateway is subscribed to in Redis.",
+                       multiprocess_mode="livesum")
+CONNECTIONS = Counter("adstack_connections", "Client connections accepted.", ["transport"])
+DISCONNECTS = Counter("adstack_disconnects", "Client connections closed, by reason.",
+                      ["reason"])
+COMMANDS = Counter("adstack_commands", "Client commands received, by command.", ["command"])
+PROTOCOL_ERRORS = Counter("adstack_protocol_errors",
+                          "error frames sent to clients, by error code.", ["code"])
+EVENTS_DELIVERED = Counter("adstack_events_delivered",
+                           "Event frames written to clients (one per client), by event type "
+                           "and source.", ["type", "source"])
+FEED_MESSAGES_DELIVERED = Counter("adstack_feed_messages_delivered",
+                                  "block / transaction feed frames written to clients.",
+                                  ["feed"])
+RELAY_LATENCY = Histogram("adstack_relay_latency_seconds",
+                          "Seconds from the ingester's publish to the frame written to the "
+                          "client.", buckets=RELAY_LATENCY_BUCKETS)
+OUTBOX_OVERFLOWS = Counter("adstack_outbox_overflows",
+                           "Outbound queue overflows: clients closed as too slow (4001).")
+AUTH_FAILURES = Counter("adstack_auth_failures", "Refused handshakes and refreshes, by reason.",
+                        ["reason"])
+RATE_LIMIT_HITS = Counter("adstack_rate_limit_hits", "Requests refused by a limit, by limit.",
+                          ["limit"])
+RECOVERIES = Counter("adstack_recoveries", "subscribe with since: outcome of the recovery.",
+                     ["outcome"])
+BUS_MALFORMED = Counter("adstack_bus_malformed_messages",
+                        "Messages from Redis that were not valid frames (dropped).")
+
+
+def set_live_counts(connections: int, subscriptions: int, channels: int) -> None:
+    """Set the gauges that mirror live state (called on every metrics sample)."""
+    CONNECTED_CLIENTS.set(connections)
+    ACTIVE_SUBSCRIPTIONS.set(subscriptions)
+    REDIS_CHANNELS.set(channels)
+
+
+def record_connection(transport: str = "native") -> None:
+    CONNECTIONS.labels(transport=choose(transport, TRANSPORTS)).inc()
+
+
+def disconnect_reason(close_code: int | None) -> str:
+    """The ``reason`` label for a close: the close code's name, ``client`` if none."""
+    if close_code is None:
+        return "client"
+    try:
+        return CloseCode(close_code).name.lower()
+    except ValueError:
+        return "other"
+
+
+def record_disconnect(close_code: int | None) -> None:
+    """A connection ended; ``close_code`` is the server's close code, None if the client left."""
+    DISCONNECTS.labels(reason=disconnect_reason(close_code)).inc()
+
+
+def record_command(command: str) -> None:
+    COMMANDS.labels(command=choose(command, [c.value for c in ClientCommand])).inc()
+
+
+def record_protocol_error(code: ErrorCode | str) -> None:
+    value = code.value if isinstance(code, ErrorCode) else code
+    PROTOCOL_ERRORS.labels(code=choose(value, [c.value for c in ErrorCode])).inc()
+
+
+def record_delivery(count: int = 1, *, frame: str = ServerEvent.EVENT, event_type: str = "",
+                    source: str = "") -> None:
+    """``count`` frames written to clients.
+
+    ``frame`` is the frame's event name: ``event`` / ``event_reverted`` count as events (by
+    type and source; a revert's type is ``event_reverted``), ``block`` / ``transaction`` as
+    feed messages; replies (``subscribed``, ``history``, …) are not deliveries.
+    """
+    if count <= 0:
+        return
+    if frame == ServerEvent.EVENT:
+        EVENTS_DELIVERED.labels(type=event_type_label(event_type),
+                                source=source_label(source)).inc(count)
+    elif frame == ServerEvent.EVENT_REVERTED:
+        EVENTS_DELIVERED.labels(type=ServerEvent.EVENT_REVERTED.value,
+                                source=source_label(source)).inc(count)
+    elif frame in FEEDS:
+        FEED_MESSAGES_DELIVERED.labels(feed=str(frame)).inc(count)
+
+
+def observe_relay_latency(seconds: float) -> None:
+    """Publish → written to client. Negative values (clock skew between hosts) count as 0."""
+    RELAY_LATENCY.observe(max(0.0, seconds))
+
+
+def observe_relay_since(published_at_ms: int, now: float) -> None:
+    """Relay latency from an event's ``publishedAt`` (ms since the epoch) and ``time.time()``."""
+    if published_at_ms > 0:
+        observe_relay_latency(now - published_at_ms / 1000)
+
+
+def record_outbox_overflow() -> None:
+    """A client's outbound queue overflowed (it is closed with 4001 SLOW)."""
+    OUTBOX_OVERFLOWS.inc()
+
+
+def record_auth_failure(reason: str) -> None:
+    AUTH_FAILURES.labels(reason=choose(clean(reason), AUTH_REASONS)).inc()
+
+
+def record_rate_limited(limit: str) -> None:
+    """A request was refused by ``limit`` (``commands`` or ``connections_per_ip``)."""
+    RATE_LIMIT_HITS.labels(limit=choose(limit, RATE_LIMITS)).inc()
+
+
+def record_recovery(outcome: str) -> None:
+    """See :data:`RECOVERY_OUTCOMES`."""
+    RECOVERIES.labels(outcome=choose(outcome, RECOVERY_OUTCOMES)).inc()
+
+
+def record_bus_malformed() -> None:
+    BUS_MALFORMED.inc()

@@ -1,0 +1,94 @@
+"""Operations endpoints of the gateway: ``GET /metrics`` and ``GET /status``.
+
+:func:`install_ops` adds the routes to the app and wraps its lifespan so the gauges that
+mirror live state (connections, subscriptions, Redis, uptime, memory) are refreshed every
+few seconds; a scrape refreshes first, so single-process values are exact at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adstack_bus import Subscriber
+from adstack_gateway import __version__
+from adstack_gateway import metrics as m
+from adstack_gateway.core import Gateway
+from adstack_gateway.status import gateway_status
+from adstack_metrics import (
+    ProcessMetrics,
+    memory_usage,
+    metrics_body,
+    multiprocess_enabled,
+    set_redis_up,
+)
+
+
+class GatewayOps:
+    """Samples the gateway's state into gauges and renders ``/status``."""
+
+    def __init__(self, gateway: Gateway, subscriber: Subscriber) -> None:
+        self.gateway = gateway
+        self.subscriber = subscriber
+        self.redis_up = False
+        self.process = ProcessMetrics("gateway", __version__, started=gateway.started,
+                                      probe=self._probe_redis, extra=self._sample_live)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(connections, subscriptions, Redis channels) right now."""
+        sessions = self.gateway.sessions
+        subscriptions = sum(len(s.subscriptions) for s in sessions)
+        return len(sessions), subscriptions, self.gateway.hub.local_channels()
+
+    def _sample_live(self) -> None:
+        m.set_live_counts(*self.counts())
+
+    async def _probe_redis(self) -> None:
+        self.redis_up = False  # stays False if the ping times out (and is cancelled)
+        try:
+            self.redis_up = (self.subscriber.connected.is_set()
+                             and await self.gateway.store.ping())
+        finally:
+            set_redis_up(self.redis_up)
+
+    async def metrics(self, _request: Request) -> Response:
+        await self.process.refresh()
+        body, content_type = metrics_body()
+        return Response(body, media_type=content_type)
+
+    async def status(self, _request: Request) -> Response:
+        await self.process.refresh()
+        connections, subscriptions, channels = self.counts()
+        return JSONResponse(gateway_status(
+            self.gateway.settings, version=__version__, pid=os.getpid(),
+            started=self.gateway.started, now=time.time(), redis_up=self.redis_up,
+            pubsub_connected=self.subscriber.connected.is_set(), connections=connections,
+            subscriptions=subscriptions, channels=channels, memory=memory_usage(),
+            multiprocess=multiprocess_enabled()))
+
+
+def install_ops(app: Starlette, gateway: Gateway, subscriber: Subscriber) -> GatewayOps:
+    """Add ``/metrics`` and ``/status`` to ``app``; refresh gauges during its lifespan."""
+    ops = GatewayOps(gateway, subscriber)
+    app.router.routes.extend([
+        Route("/metrics", ops.metrics, methods=["GET"]),
+        Route("/status", ops.status, methods=["GET"]),
+    ])
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state, ops.process.sampling():
+            yield state
+
+    app.router.lifespan_context = lifespan
+    app.state.ops = ops
+    return ops

@@ -1,0 +1,109 @@
+"""docker-compose.yml: valid against the Compose specification schema, and the stack it
+describes fits together (services, load balancer, monitoring profile, mounted files)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.helpers.deploy import DEPLOY
+
+pytestmark = pytest.mark.deploy
+
+REPO = DEPLOY.parent
+COMPOSE = REPO / "docker-compose.yml"
+
+
+def compose_schema() -> dict[str, Any]:
+    """The Compose specification schema, as vendored by the check-jsonschema package."""
+    text = (resources.files("check_jsonschema") / "builtin_schemas" / "vendor" /
+            "compose-spec.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def test_valid_against_the_compose_specification() -> None:
+    schema = compose_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(compose()), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_schema_validation_has_teeth() -> None:
+    validator = jsonschema.Draft202012Validator(compose_schema())
+    broken = compose()
+    broken["services"]["ingester"]["restart_policy"] = "always"  # not a Compose key
+    assert list(validator.iter_errors(broken))
+    broken = compose()
+    broken["services"]["lb"]["ports"] = {"3002": 80}  # must be a list
+    assert list(validator.iter_errors(broken))
+
+
+def test_the_stack_the_issue_asks_for() -> None:
+    services = compose()["services"]
+    assert {"redis", "ingester", "devnet", "gateway-a", "gateway-b", "lb"} <= set(services)
+    for name in ("ingester", "devnet", "gateway-a", "gateway-b"):
+        assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert services["ingester"]["command"] == ["adstack-ingester"]
+    assert services["gateway-a"]["command"] == ["adstack-gateway"]
+    assert services["devnet"]["command"][0] == "adstack-devnet"
+    assert "http://ingester:3700" in services["devnet"]["command"]
+    for name in ("ingester", "devnet", "gateway-a", "gateway-b", "redis", "lb"):
+        assert "profiles" not in services[name], name
+
+
+def test_gateways_sit_behind_the_load_balancer() -> None:
+    services = compose()["services"]
+    nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
+    for gateway in ("gateway-a", "gateway-b"):
+        assert f"server {gateway}:3002" in nginx
+        assert "ports" not in services[gateway], "clients go through the load balancer"
+        assert services[gateway]["environment"]["PORT"] == "3002"
+    lb = services["lb"]
+    assert "./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in lb["volumes"]
+    assert "3002:80" in lb["ports"]
+
+
+def test_monitoring_profile_runs_prometheus_and_grafana_with_our_files() -> None:
+    services = compose()["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+    for service in services.values():
+        for volume in service.get("volumes", []):
+            host = volume.split(":", 1)[0]
+            if host.startswith("./"):
+                assert (REPO / host).exists(), f"{host} is mounted but missing"
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {target for job in scrape["scrape_configs"]
+               for static in job.get("static_configs", []) for target in static["targets"]}
+    assert {"ingester:3700", "gateway-a:3002", "gateway-b:3002"} <= targets
+    for target in targets - {"localhost:9090"}:
+        assert target.split(":")[0] in services
+
+
+def test_gateways_get_longer_to_stop_than_they_drain() -> None:
+    services = compose()["services"]
+    for gateway in ("gateway-a", "gateway-b"):
+        grace = int(services[gateway]["stop_grace_period"].rstrip("s"))
+        drain = int(services[gateway]["environment"]["DRAIN_SECONDS"])
+        assert grace > drain
+
+
+def test_dependencies_exist_and_wait_for_health() -> None:
+    services = compose()["services"]
+    for name, service in services.items():
+        depends = service.get("depends_on", {})
+        for dependency in depends:
+            assert dependency in services, f"{name} depends on missing {dependency}"
+        if isinstance(depends, dict) and "redis" in depends:
+            assert depends["redis"]["condition"] == "service_healthy"

@@ -1,0 +1,205 @@
+"""deploy/k8s: both kustomizations render, every object validates against the Kubernetes
+schemas (offline, strict), and the objects fit together (selectors, probes, drain window,
+autoscaling, disruption budget, secrets, scraping)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.helpers.deploy import DEPLOY
+from tests.helpers.kustomize import render
+
+pytestmark = pytest.mark.deploy
+
+K8S = DEPLOY / "k8s"
+KUBERNETES_VERSION = "1.30"
+"""Oldest Kubernetes we support; the manifests must validate against its schemas."""
+
+
+def objects(path: Path = K8S) -> list[dict[str, Any]]:
+    return render(path)
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name}: {len(matches)} found"
+    return matches[0]
+
+
+def pod_spec(deployment: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
+@pytest.mark.parametrize("version", [KUBERNETES_VERSION, kubernetes_validate.latest_version()])
+def test_every_object_validates_against_the_kubernetes_schema(path: Path,
+                                                              version: str) -> None:
+    docs = objects(path)
+    assert docs
+    for doc in docs:
+        # strict: unknown fields are errors too (a typo is not silently dropped).
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_schema_validation_has_teeth() -> None:
+    deployment = find(objects(), "Deployment", "adstack-gateway")
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    deployment = find(objects(), "Deployment", "adstack-gateway")
+    deployment["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
+def test_offline_render_matches_kubectl_kustomize(path: Path) -> None:
+    """Our renderer agrees with the real kustomize where kubectl is installed."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (the offline render is checked without it)")
+    result = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True,
+                            text=True, timeout=60, check=False)
+    if result.returncode != 0 and "kustomize" in result.stderr and "unknown" in result.stderr:
+        pytest.skip(f"this kubectl has no kustomize: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    theirs = [d for d in yaml.safe_load_all(result.stdout) if d]
+
+    def key(doc: dict[str, Any]) -> tuple[str, str]:
+        return doc["kind"], doc["metadata"]["name"]
+
+    assert sorted(theirs, key=key) == sorted(objects(path), key=key)
+
+
+def test_everything_lives_in_the_adstack_namespace() -> None:
+    docs = objects()
+    find(docs, "Namespace", "adstack")
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "adstack", doc["metadata"]["name"]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "adstack-realtime"
+
+
+def test_redis_only_in_the_dev_overlay() -> None:
+    assert not [d for d in objects() if "redis" in d["metadata"]["name"]]
+    dev = objects(K8S / "dev")
+    redis = find(dev, "Deployment", "adstack-redis")
+    assert redis["metadata"]["labels"]["adstack.io/dev-only"] == "true"
+    service = find(dev, "Service", "adstack-redis")
+    secret = find(dev, "Secret", "adstack-secrets")
+    assert f"redis://{service['metadata']['name']}:6379" in secret["stringData"]["REDIS_URL"]
+
+
+def test_services_select_the_pods_of_their_deployment() -> None:
+    docs = objects(K8S / "dev")
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    for service in (d for d in docs if d["kind"] == "Service"):
+        selector = service["spec"]["selector"]
+        targets = [d for d in deployments
+                   if labels_match(selector, d["spec"]["template"]["metadata"]["labels"])]
+        assert len(targets) == 1, service["metadata"]["name"]
+        ports = {p["name"] for c in pod_spec(targets[0])["containers"] for p in c["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports, service["metadata"]["name"]
+    for deployment in deployments:
+        assert labels_match(deployment["spec"]["selector"]["matchLabels"],
+                            deployment["spec"]["template"]["metadata"]["labels"])
+
+
+def test_ingester_two_replicas_readiness_is_leadership() -> None:
+    ingester = find(objects(), "Deployment", "adstack-ingester")
+    assert ingester["spec"]["replicas"] == 2
+    container = pod_spec(ingester)["containers"][0]
+    assert container["command"] == ["adstack-ingester"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    # A standby is never Ready: the rollout must be allowed to replace every old pod.
+    assert ingester["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == "100%"
+    # The node's POSTs go through the Service, i.e. to Ready pods (the leader) only.
+    service = find(objects(), "Service", "adstack-ingester")
+    assert not service["spec"].get("publishNotReadyAddresses", False)
+
+
+def test_gateway_grace_period_outlasts_prestop_and_drain() -> None:
+    docs = objects()
+    gateway = find(docs, "Deployment", "adstack-gateway")
+    spec = pod_spec(gateway)
+    container = spec["containers"][0]
+    assert container["command"] == ["adstack-gateway"]
+    pre_stop = container["lifecycle"]["preStop"]
+    sleep = int(pre_stop["exec"]["command"][1]) if "exec" in pre_stop else int(
+        pre_stop["sleep"]["seconds"])
+    drain = int(find(docs, "ConfigMap", "adstack-config")["data"].get("DRAIN_SECONDS", "10"))
+    assert spec["terminationGracePeriodSeconds"] >= sleep + drain + 5
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+
+
+def test_gateway_autoscaler_and_disruption_budget_target_the_gateways() -> None:
+    docs = objects()
+    gateway = find(docs, "Deployment", "adstack-gateway")
+    hpa = find(docs, "HorizontalPodAutoscaler", "adstack-gateway")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                            "name": "adstack-gateway"}
+    assert hpa["spec"]["minReplicas"] >= 2 and hpa["spec"]["maxReplicas"] > 2
+    pdb = find(docs, "PodDisruptionBudget", "adstack-gateway")
+    assert labels_match(pdb["spec"]["selector"]["matchLabels"],
+                        gateway["spec"]["template"]["metadata"]["labels"])
+    assert pdb["spec"]["maxUnavailable"] < hpa["spec"]["minReplicas"]
+
+
+def test_pods_are_hardened_and_sized() -> None:
+    for deployment in (d for d in objects(K8S / "dev") if d["kind"] == "Deployment"):
+        spec = pod_spec(deployment)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"]["drop"] == ["ALL"]
+            resources = container["resources"]
+            assert resources["requests"]["cpu"] and resources["requests"]["memory"]
+            assert resources["limits"]["memory"]
+            assert container["livenessProbe"] and container["readinessProbe"]
+
+
+def test_config_and_secret_are_wired_and_secrets_are_placeholders() -> None:
+    docs = objects()
+    config = find(docs, "ConfigMap", "adstack-config")
+    secret = find(docs, "Secret", "adstack-secrets")
+    assert "JWT_SECRET" not in config["data"] and "REDIS_URL" not in config["data"]
+    assert set(secret["stringData"]) == {"REDIS_URL", "JWT_SECRET"}
+    assert "CHANGE-ME" in secret["stringData"]["JWT_SECRET"]
+    for name in ("adstack-ingester", "adstack-gateway"):
+        container = pod_spec(find(docs, "Deployment", name))["containers"][0]
+        refs = [next(iter(ref.values()))["name"] for ref in container["envFrom"]]
+        assert refs == ["adstack-config", "adstack-secrets"]
+
+
+def test_prometheus_k8s_config_scrapes_headless_services_that_exist() -> None:
+    docs = objects()
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-k8s.yml").read_text())
+    for job in config["scrape_configs"]:
+        for sd in job["dns_sd_configs"]:
+            for name in sd["names"]:
+                service_name, namespace = name.split(".")[:2]
+                service = find(docs, "Service", service_name)
+                assert namespace == service["metadata"]["namespace"]
+                assert service["spec"]["clusterIP"] == "None"
+                assert service["spec"]["publishNotReadyAddresses"] is True
+                assert sd["port"] in {p["port"] for p in service["spec"]["ports"]}
+                assert job["job_name"] == service["metadata"]["labels"][
+                    "app.kubernetes.io/name"]
