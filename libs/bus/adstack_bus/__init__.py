@@ -1,7 +1,8 @@
 """The Redis seam shared by the ingester (writer) and the gateways (readers).
 
 - :class:`Publisher`: the ingester's atomic publish (dedup, offsets, history, stats, pub/sub).
-- :class:`Subscriber`: a gateway's one pub/sub connection, with dynamic channels and reconnect.
+- :class:`Subscriber`: a gateway's one pub/sub connection, with dynamic channels and reconnect;
+  :class:`ClusterSubscriber`: the same over every master of a Redis Cluster (shard channels).
 - :class:`Store`: reads of history, positions and stats.
 - :class:`Lease`: the ingester leader lease with a fencing token.
 - :class:`ChainStore`: the ingester's recent chain view (for reorgs after a failover).
@@ -9,6 +10,7 @@
 """
 
 from adstack_bus.chainstore import ChainSnapshot, ChainStore, Tip
+from adstack_bus.cluster import ClusterSubscriber
 from adstack_bus.connection import create_redis, redacted_url
 from adstack_bus.errors import BusError, BusUnavailable, NotLeader
 from adstack_bus.lease import Lease
@@ -21,6 +23,7 @@ __all__ = [
     "BusUnavailable",
     "ChainSnapshot",
     "ChainStore",
+    "ClusterSubscriber",
     "HistoryPage",
     "Lease",
     "NotLeader",

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 
 
 def create_redis(url: str, *, health_check_interval: float = 5.0,
-                 socket_timeout: float | None = 5.0) -> aioredis.Redis:
+                 socket_timeout: float | None = 5.0, cluster: bool = False) -> aioredis.Redis:
     """A ``redis.asyncio`` client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
-    Responses are bytes (``decode_responses=False``): frames are relayed as they are.
+    Responses are bytes (``decode_responses=False``): frames are relayed as they are. With
+    ``cluster``, ``url`` names any node of a Redis Cluster and the client routes each command
+    by slot (typed as ``Redis``: the command API we use is the same).
     """
+    if cluster:
+        return cast(aioredis.Redis, aioredis.RedisCluster.from_url(
+            url, decode_responses=False, socket_timeout=socket_timeout,
+            socket_connect_timeout=3.0))
     return aioredis.Redis.from_url(
         url,
         decode_responses=False,

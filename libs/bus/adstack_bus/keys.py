@@ -1,13 +1,15 @@
 """Every Redis key and channel name, in one module.
 
 Per-contract keys share the hash tag ``{<contractId>}`` so that a contract's history, offset
-counter, stats, dedup markers and channel live on one Redis Cluster shard and one Lua script
-can touch them all.
+counter, stats, dedup markers, fence copy and channel live on one Redis Cluster shard and
+one Lua script can touch them all. The ingester's own keys and the feed channels share the
+tag ``{adstack:ingester}`` for the same reason (the chain script writes them together).
 """
 
 from __future__ import annotations
 
 PREFIX = "adstack"
+_INGESTER = "{adstack:ingester}"
 
 
 def _tag(contract_id: str) -> str:
@@ -47,43 +49,58 @@ def reverted(contract_id: str) -> str:
     return f"{PREFIX}:rev:{_tag(contract_id)}"
 
 
+def publish_keys(contract_id: str, event_ids: list[str], fence_key: str) -> list[str]:
+    """KEYS of the publish and revert scripts, in their order (see the .lua headers)."""
+    return [meta(contract_id), history(contract_id), stats(contract_id),
+            reverted(contract_id), fence_key, *(seen(contract_id, i) for i in event_ids)]
+
+
 def contract_from_channel(channel: str) -> str:
     """Inverse of :func:`event_channel`."""
     start = channel.index("{") + 1
     return channel[start : channel.rindex("}")]
 
 
-BLOCK_CHANNEL = f"{PREFIX}:feed:block"
+BLOCK_CHANNEL = f"{PREFIX}:{_INGESTER}:feed:block"
 """Pub/sub channel of the ``block`` feed."""
 
-TRANSACTION_CHANNEL = f"{PREFIX}:feed:tx"
+TRANSACTION_CHANNEL = f"{PREFIX}:{_INGESTER}:feed:tx"
 """Pub/sub channel of the ``transaction`` feed."""
 
 CONTRACTS = f"{PREFIX}:contracts"
 """Set of every contract id that has published at least one event."""
 
-CHECKPOINT = f"{PREFIX}:ingester:checkpoint"
+CHECKPOINT = f"{PREFIX}:{_INGESTER}:checkpoint"
 """Hash ``{height, hash, indexBlockHash}`` of the canonical tip the ingester processed last."""
 
-LEADER = f"{PREFIX}:ingester:leader"
+LEADER = f"{PREFIX}:{_INGESTER}:leader"
 """The ingester leader lease (value: the holder's id; expires unless renewed)."""
 
-FENCE = f"{PREFIX}:ingester:fence"
+FENCE = f"{PREFIX}:{_INGESTER}:fence"
 """Monotonic fencing token, incremented by each new leader.
 
 Every publish, revert and chain write passes it as an extra key and is refused unless the
-caller's token is the current one. It has no hash tag: on Redis Cluster this key must move
-into each contract's slot (a later issue); only this module and the scripts name it.
+caller's token is the current one. On Redis Cluster a contract's scripts cannot reach this
+key (another slot), so they use :func:`contract_fence` instead.
 """
 
-CHAIN_BLOCKS = f"{PREFIX}:ingester:chain:blocks"
+
+def contract_fence(contract_id: str) -> str:
+    """Redis Cluster only: the highest fencing token that wrote this contract.
+
+    The contract's scripts refuse a token lower than it and raise it to theirs, so once a
+    new leader has written a contract, a paused old leader can no longer write it.
+    """
+    return f"{PREFIX}:fence:{_tag(contract_id)}"
+
+CHAIN_BLOCKS = f"{PREFIX}:{_INGESTER}:chain:blocks"
 """Sorted set of recently seen blocks (score: height, member: index block hash), both
 canonical and side-fork ones; trimmed to the reorg window."""
 
-CHAIN_CANON = f"{PREFIX}:ingester:chain:canon"
+CHAIN_CANON = f"{PREFIX}:{_INGESTER}:chain:canon"
 """Hash height → index block hash of the canonical chain within the reorg window."""
 
 
 def chain_block(index_block_hash: str) -> str:
     """One block's record (msgpack: height, parent, hashes, its published events); TTL."""
-    return f"{PREFIX}:ingester:chain:blk:{index_block_hash.lower()}"
+    return f"{PREFIX}:{_INGESTER}:chain:blk:{index_block_hash.lower()}"

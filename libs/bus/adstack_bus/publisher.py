@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ class Publisher:
         history_ttl: int = 3600,
         dedup_ttl: int = 3 * 86400,
         sharded: bool = False,
+        cluster: bool = False,
         fence: int | None = None,
     ) -> None:
         self._redis = redis
@@ -64,7 +66,9 @@ class Publisher:
         self.history_limit = history_limit
         self.history_ttl = history_ttl
         self.dedup_ttl = dedup_ttl
-        self._publish_cmd = "SPUBLISH" if sharded else "PUBLISH"
+        self.cluster = cluster
+        """Redis Cluster: sharded pub/sub, per-contract fence marks, no cross-slot pipelines."""
+        self._publish_cmd = "SPUBLISH" if (sharded or cluster) else "PUBLISH"
 
     async def publish_events(self, events: Sequence[ContractEvent]) -> PublishResult:
         """Publish ``events`` (already in the order clients must see them).
@@ -79,23 +83,21 @@ class Publisher:
             return PublishResult()
         now_ms = int(time.time() * 1000)
         result = PublishResult()
+        calls = [(keys.publish_keys(contract_id, [e.id for e in batch], self._fence_key(
+            contract_id)), self._args(contract_id, batch, now_ms))
+            for contract_id, batch in by_contract.items()]
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for contract_id, batch in by_contract.items():
-                    await self._script(
-                        keys=[
-                            keys.meta(contract_id),
-                            keys.history(contract_id),
-                            keys.stats(contract_id),
-                            keys.reverted(contract_id),
-                            keys.FENCE,
-                            *(keys.seen(contract_id, e.id) for e in batch),
-                        ],
-                        args=self._args(contract_id, batch, now_ms),
-                        client=pipe,
-                    )
-                pipe.sadd(keys.CONTRACTS, *by_contract)
-                replies = await pipe.execute()
+            if self.cluster:
+                # One slot per contract: run the scripts side by side, not in a pipeline.
+                replies = list(await asyncio.gather(
+                    *(self._script(keys=k, args=a) for k, a in calls)))
+                await self._redis.sadd(keys.CONTRACTS, *by_contract)
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for k, a in calls:
+                        await self._script(keys=k, args=a, client=pipe)
+                    pipe.sadd(keys.CONTRACTS, *by_contract)
+                    replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise bus_error(exc, "publish") from exc
         for (_contract, batch), offsets in zip(by_contract.items(), replies, strict=False):
@@ -126,7 +128,12 @@ class Publisher:
         return args
 
     def _token(self) -> str:
-        return "-" if self.fence is None else str(self.fence)
+        if self.fence is None:
+            return "-"
+        return f"h{self.fence}" if self.cluster else str(self.fence)
+
+    def _fence_key(self, contract_id: str) -> str:
+        return keys.contract_fence(contract_id) if self.cluster else keys.FENCE
 
     async def revert_events(self, notices: Sequence[EventReverted]) -> dict[str, int]:
         """Withdraw published events, one ``event_reverted`` frame per notice that had any.
@@ -147,29 +154,29 @@ class Publisher:
             return {}
         now_ms = int(time.time() * 1000)
         token = self._token()
+        calls: list[tuple[list[str], list[bytes | str | int]]] = []
+        for notice in todo:
+            contract_id = notice.contractId
+            head = _notice_encoder.encode(msgspec.structs.replace(notice, ids=[]))
+            # Drop the (empty) ids and the closing brace; the script appends the ids,
+            # offset and epoch.
+            head = head.replace(b',"ids":[]', b"")[:-1]
+            calls.append((
+                keys.publish_keys(contract_id, notice.ids, self._fence_key(contract_id)),
+                [keys.event_channel(contract_id), secrets.token_hex(6), self.history_limit,
+                 self.history_ttl, self.dedup_ttl, now_ms, self._publish_cmd, token, head,
+                 *notice.ids]))
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for notice in todo:
-                    contract_id = notice.contractId
-                    head = _notice_encoder.encode(msgspec.structs.replace(notice, ids=[]))
-                    # Drop the (empty) ids and the closing brace; the script appends the
-                    # ids, offset and epoch.
-                    head = head.replace(b',"ids":[]', b"")[:-1]
-                    await self._revert(
-                        keys=[
-                            keys.meta(contract_id),
-                            keys.history(contract_id),
-                            keys.stats(contract_id),
-                            keys.reverted(contract_id),
-                            keys.FENCE,
-                            *(keys.seen(contract_id, i) for i in notice.ids),
-                        ],
-                        args=[keys.event_channel(contract_id), secrets.token_hex(6),
-                              self.history_limit, self.history_ttl, self.dedup_ttl, now_ms,
-                              self._publish_cmd, token, head, *notice.ids],
-                        client=pipe,
-                    )
-                replies = await pipe.execute()
+            if self.cluster:
+                # Notices of one contract must apply in order; contracts are independent.
+                replies = []
+                for k, a in calls:
+                    replies.append(await self._revert(keys=k, args=a))
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for k, a in calls:
+                        await self._revert(keys=k, args=a, client=pipe)
+                    replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise bus_error(exc, "revert") from exc
         withdrawn: dict[str, int] = {}

@@ -45,14 +45,22 @@ class Subscriber:
         *,
         on_reconnect: ReconnectHandler | None = None,
         max_backoff: float = 5.0,
+        sharded: bool = False,
+        control_channel: str = CONTROL_CHANNEL,
     ) -> None:
         self._redis = redis
+        self._sharded = sharded
+        """Every channel uses SSUBSCRIBE (Redis Cluster shard channels of one node); the
+        control channel must then be a shard channel owned by the same node."""
+        self._control = control_channel
         self._on_message = on_message
         self._on_reconnect = on_reconnect
         self._max_backoff = max_backoff
         self._channels: set[str] = set()
         self._pubsub: aioredis.client.PubSub | None = None
         self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._active: set[str] = set()
+        """Channels Redis confirmed on the current connection."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.connected = asyncio.Event()
@@ -80,29 +88,28 @@ class Subscriber:
         Returns True once messages published from now on will arrive; False if the
         connection is down (the channel is kept and resubscribed on reconnect).
         """
-        pubsub = self._pubsub
-        if channel in self._channels and channel not in self._confirmations:
-            return pubsub is not None and self.connected.is_set()
         self._channels.add(channel)
-        if pubsub is None:
-            # Not connected yet (or reconnecting): the channel is part of the next
-            # (re)subscription, which sets ``connected`` once Redis confirmed it.
-            try:
-                await asyncio.wait_for(self.connected.wait(), timeout)
-            except TimeoutError:
-                return False
-            return True
-        if channel not in self._confirmations:
-            waiter = self._waiter(channel)
-            try:
-                await pubsub.subscribe(channel)
-            except (RedisError, OSError):
-                log.warning("subscribe %s failed; it is resubscribed after reconnect", channel)
-                self._confirmations.pop(channel, None)
-                return False
-        else:
-            waiter = self._confirmations[channel]
         try:
+            # Commands are only sent on an established connection whose reader runs:
+            # while (re)connecting, the connection belongs to run().
+            await asyncio.wait_for(self.connected.wait(), timeout)
+            if channel in self._active:
+                return True
+            waiter = self._confirmations.get(channel)
+            if waiter is None:
+                pubsub = self._pubsub
+                if pubsub is None:
+                    return False
+                waiter = self._waiter(channel)
+                try:
+                    if self._sharded:
+                        await pubsub.ssubscribe(channel)
+                    else:
+                        await pubsub.subscribe(channel)
+                except (RedisError, OSError):
+                    log.warning("subscribe %s failed; resubscribed after reconnect", channel)
+                    self._confirmations.pop(channel, None)
+                    return False
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except (TimeoutError, asyncio.CancelledError):
             return False
@@ -113,10 +120,14 @@ class Subscriber:
         if channel not in self._channels:
             return
         self._channels.discard(channel)
+        self._active.discard(channel)
         pubsub = self._pubsub
-        if pubsub is not None:
+        if pubsub is not None and self.connected.is_set():
             try:
-                await pubsub.unsubscribe(channel)
+                if self._sharded:
+                    await pubsub.sunsubscribe(channel)
+                else:
+                    await pubsub.unsubscribe(channel)
             except (RedisError, OSError):
                 log.warning("unsubscribe %s failed", channel)
 
@@ -128,9 +139,12 @@ class Subscriber:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
             self._pubsub = pubsub
             try:
-                channels = [CONTROL_CHANNEL, *self._channels]
+                channels = [self._control, *self._channels]
                 waiters = [self._waiter(channel) for channel in channels]
-                await pubsub.subscribe(*channels)
+                if self._sharded:
+                    await pubsub.ssubscribe(*channels)
+                else:
+                    await pubsub.subscribe(*channels)
                 self._spawn(self._after_confirmed(waiters, frozenset(channels[1:]),
                                                   reconnected=not first))
                 first = False
@@ -156,6 +170,7 @@ class Subscriber:
         if self._pubsub is pubsub:
             self._pubsub = None
         self.connected.clear()
+        self._active.clear()
         for waiter in self._confirmations.values():
             if not waiter.done():
                 waiter.cancel()
@@ -195,7 +210,7 @@ class Subscriber:
                         waiter.set_result(None)
                 continue
             channel = message["channel"].decode()
-            if channel == CONTROL_CHANNEL:
+            if channel == self._control:
                 continue
             try:
                 handler(channel, message["data"])

@@ -89,14 +89,17 @@ class Ingester:
     def __init__(self, settings: IngesterSettings) -> None:
         self.settings = settings
         self.started = time.time()
-        self.redis = create_redis(settings.redis_url)
+        self.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         self.publisher = Publisher(
             self.redis,
-            history_limit=settings.history_limit,
+            cluster=settings.redis_cluster,
+            # The stream keeps enough for reconnect recovery; getHistory is capped separately.
+            history_limit=max(settings.history_limit, settings.history_retain),
             history_ttl=settings.history_ttl,
             dedup_ttl=settings.dedup_ttl,
         )
-        self.store = ChainStore(self.redis, record_ttl=max(settings.dedup_ttl, 3600))
+        self.store = ChainStore(self.redis, record_ttl=max(settings.dedup_ttl, 3600),
+                                sharded=settings.redis_cluster)
         self.processor = BlockProcessor(self.publisher, self.store,
                                         window=settings.reorg_window)
         self.allow = contract_filter(settings.contracts)

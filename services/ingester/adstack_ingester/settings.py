@@ -39,7 +39,10 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     port: int = 3700
     # Redis
     redis_url: str = "redis://localhost:6379/0"
+    redis_cluster: bool = False
     history_limit: int = 100
+    history_retain: int = 1000
+    """Entries kept per contract stream: what reconnecting clients can recover."""
     history_ttl: int = 3600
     dedup_ttl: int = 3 * 86400
     # Sources
@@ -90,7 +93,9 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             host=env.str("INGESTER_HOST", "0.0.0.0"),
             port=env.int("INGESTER_PORT", 3700, minimum=1, maximum=65535),
             redis_url=env.str("REDIS_URL", "redis://localhost:6379/0"),
+            redis_cluster=env.bool("REDIS_CLUSTER", False),
             history_limit=env.int("EVENT_HISTORY_LIMIT", 100, minimum=1, maximum=100_000),
+            history_retain=env.int("HISTORY_RETAIN", 1000, minimum=1, maximum=1_000_000),
             history_ttl=env.int("REDIS_TTL", 3600, minimum=1),
             dedup_ttl=env.int("DEDUP_TTL", 3 * 86400, minimum=60),
             contracts=contracts,
