@@ -89,7 +89,7 @@ function changed() {
 }
 
 const params = new URLSearchParams(location.search);
-const client = new AdStackClient(params.get("ws") || sameOriginUrl("/ws"), {
+const client = new AdStackClient(sameOriginUrl("/ws"), {
   token: params.get("token") || "",
 });
 // Exposed for debugging from the console (and for the browser test).
