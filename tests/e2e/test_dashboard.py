@@ -313,6 +313,55 @@ def test_dashboard_live_stream_filter_revert_and_recovery(
         assert csp_violations == []
 
 
+def test_dashboard_shows_a_failed_recovery_and_reloads_history(
+        system: tuple[services.Service, services.Service], clean_redis: str, tmp_path: Path,
+        token: str) -> None:
+    from playwright.sync_api import expect
+
+    _ing, gw = system
+    r = redis.Redis.from_url(clean_redis)
+    with chromium_context(tmp_path / "profile") as context:
+        page = context.new_page()
+        page.goto(f"{gw.http}/?token={token}")
+        conn = page.locator("#conn")
+        expect(conn).to_have_attribute("data-state", "connected", timeout=T)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#events tr[data-source=live]').length >= 5",
+            timeout=T)
+        page.evaluate("""() => { window.__recovery = null;
+            window.adstack.client.on('recovery', (r) => { window.__recovery = r; }); }""")
+        old_epoch = (r.hget(keys.meta(CAMPAIGN), "epoch") or b"").decode()
+
+        gw.stop()
+        expect(conn).to_have_attribute("data-state", "reconnecting", timeout=T)
+        # While no gateway is up, the campaign contract's history is lost: the ingester
+        # starts a new epoch, and no gateway can replay the gap to the page.
+        r.delete(keys.meta(CAMPAIGN), keys.history(CAMPAIGN))
+        wait_until(lambda: head_offset(r, CAMPAIGN) >= 2
+                   and r.hget(keys.meta(CAMPAIGN), "epoch") not in (None, old_epoch.encode()),
+                   what="a new epoch of the campaign contract")
+        gw.start()
+
+        expect(conn).to_have_attribute("data-state", "recovery-failed", timeout=T)
+        expect(conn).to_contain_text("recovery failed for 1 contract")
+        recovery = page.evaluate("() => window.__recovery")
+        assert recovery["recovered"] is False
+        outcome = {c["contractId"]: c["recovered"] for c in recovery["contracts"]}
+        assert outcome.pop(CAMPAIGN) is False
+        assert set(outcome) == set(CONTRACTS) - {CAMPAIGN} and all(outcome.values())
+        expect(page.locator(".toast.warn").first).to_contain_text("Could not replay")
+        # The page reloaded the new epoch's history: every event in it is on the page.
+        new_ids = [json.loads(fields[b"d"])["id"]
+                   for _id, fields in r.xrange(keys.history(CAMPAIGN))]
+        assert new_ids
+        page.wait_for_function(
+            "(ids) => ids.every((id) => document.querySelector(`#events tr[data-id=\"${id}\"]`))",
+            arg=new_ids, timeout=T)
+        # And the resume position moved to the new epoch.
+        position = page.evaluate(f"() => window.adstack.client.position({json.dumps(CAMPAIGN)})")
+        assert position["epoch"] == r.hget(keys.meta(CAMPAIGN), "epoch").decode()
+
+
 def test_dashboard_refused_token_then_token_field(gateway_only: services.Service,
                                                   tmp_path: Path) -> None:
     from playwright.sync_api import expect
