@@ -133,8 +133,10 @@ client.on("connected", (data) => {
 
 client.on("recovery", (r) => {
   const failed = r.contracts.filter((c) => c.since && c.recovered !== true);
-  if (r.recovered) {
-    const resumed = r.contracts.filter((c) => c.since).length;
+  const resumed = r.contracts.filter((c) => c.since).length;
+  if (r.recovered && resumed === 0) {
+    setConn("connected", "reconnected (nothing to resume)");
+  } else if (r.recovered) {
     setConn("recovered", `recovered — ${resumed} contract${resumed === 1 ? "" : "s"} resumed, nothing missed`);
   } else {
     setConn("recovery-failed", `recovery failed for ${failed.length} contract${failed.length === 1 ? "" : "s"} — history reloaded`);
