@@ -64,6 +64,7 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> 
         token = token_file.read_text().strip()
         for port in (gw1, gw2):
             assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+        dashboard_html = httpx.get(f"http://127.0.0.1:{gw1}/?token={token}").text
         assert httpx.get(f"http://127.0.0.1:{ing}/health").status_code == 200
         children = _children(proc.pid)
         assert len(children) >= 5  # valkey, ingester, two gateways, devnet
@@ -79,6 +80,8 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> 
         out, _ = proc.communicate(timeout=30)
     text = out.decode()
     assert "AdStack Realtime is running" in text
+    assert f"http://127.0.0.1:{gw1}/?token={token}" in text  # the dashboard URL
+    assert "<title>AdStack Realtime" in dashboard_html
     assert proc.returncode == 0, text[-2000:]
     time.sleep(0.5)
     alive = [pid for pid in children if _running(pid)]

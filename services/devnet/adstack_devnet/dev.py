@@ -124,6 +124,9 @@ AdStack Realtime is running (Ctrl-C stops everything):
 Development token (HS256, 24 h):
   {token}
 
+Live dashboard (open in a browser):
+  http://127.0.0.1:{gateway_ports[0]}/?token={token}
+
 Watch live events in another terminal (make watch does the same):
   .venv/bin/python -m adstack_devnet.watch --url ws://127.0.0.1:{gateway_ports[0]}/ws \\
       --token "$(cat .dev-token)" --contract {campaign}

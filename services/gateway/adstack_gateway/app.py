@@ -22,6 +22,7 @@ from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
+from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             WebSocketRoute("/ws", ws_endpoint),
             Route("/health", health, methods=["GET"]),
             Route("/health/live", live, methods=["GET"]),
+            *static_routes(),
         ],
         lifespan=lifespan,
     )
