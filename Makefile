@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-ingest fuzz \
+.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-ingest fuzz chaos \
         deploy-check
 
 $(STAMP): pyproject.toml
@@ -48,6 +48,9 @@ fmt: install
 N ?= 100000
 fuzz: install  ## mutation-fuzz every untrusted-input decoder: make fuzz N=1000000
 	$(BIN)/python -m tests.fuzz.fuzz --iterations $(N)
+
+chaos: install  ## kill/pause/cut every part of a live system; report loss, duplicates, recovery
+	$(BIN)/python -m tests.chaos.run --json /tmp/adstack-chaos.json
 
 bench: install  ## fan-out benchmark (minutes); rewrites docs/performance.md
 	$(BIN)/python -m adstack_bench.fanout

@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
                 posted += 1
                 if sink is not None:
                     sink.write(json.dumps({"height": block.height,
+                                           "postedAt": round(time.time(), 3),
                                            "indexBlockHash": block.index_block_hash,
                                            "parent": block.payload["parent_index_block_hash"],
                                            "prints": block.prints}) + "\n")
