@@ -28,6 +28,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+import engineio
 import socketio
 
 from adstack_gateway.core import Gateway, Refused
@@ -70,6 +71,16 @@ class SioTransport:
         socket = eio.sockets.get(self.eio_sid)
         if socket is not None and socket.queue.qsize() >= QUEUE_PACKETS:
             await socket.queue.join()
+
+    def release_poll(self) -> None:
+        """End a long-poll still waiting for packets (the client has gone).
+
+        python-engineio keeps a polling client's pending GET open after the client sent
+        CLOSE, until the poll times out (ping interval + timeout); the client waits for it.
+        """
+        socket = self.server.eio.sockets.get(self.eio_sid)
+        if socket is not None and not socket.upgraded:
+            socket.queue.put_nowait(engineio.packet.Packet(engineio.packet.NOOP))
 
     async def close(self, code: int, reason: str) -> None:
         closing = Outgoing(ServerEvent.CLOSING, data={"code": int(code), "reason": reason})
@@ -129,6 +140,9 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
     async def disconnect(sid: str, reason: Any = None) -> None:
         session = sessions.pop(sid, None)
         if session is not None:
+            if reason == sio.reason.CLIENT_DISCONNECT:
+                assert isinstance(session.transport, SioTransport), "created by connect()"
+                session.transport.release_poll()
             await gateway.close(session)
 
     async def command(event: str, sid: str, *args: Any) -> Any:
