@@ -10,6 +10,7 @@ import asyncio
 import json
 from typing import Any, Self
 
+import aiohttp
 import socketio
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -145,6 +146,18 @@ class WsClient(FrameLog):
         await self.ws.send(json.dumps({"event": event, "data": data, **extra}))
 
 
+class _ReadPostReplies(aiohttp.ClientResponse):
+    """python-engineio's polling client never reads its POST replies; read them at once so
+    their connections go back to the pool (otherwise aiohttp warns when they are
+    garbage-collected, possibly during a later test)."""
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        response = await super().start(connection)
+        if self.method == "POST":
+            await self.read()
+        return response
+
+
 class SioClient(FrameLog):
     """Socket.IO client (python-socketio ``AsyncClient``) on one transport.
 
@@ -161,7 +174,8 @@ class SioClient(FrameLog):
         self.transport = transport
         self.auth = auth if auth is not None else ({"token": token} if token else None)
         self.headers = headers or {}
-        self.sio = socketio.AsyncClient(reconnection=reconnection)
+        self.http = aiohttp.ClientSession(response_class=_ReadPostReplies)
+        self.sio = socketio.AsyncClient(reconnection=reconnection, http_session=self.http)
         self.connect_error: Any = None
         self.disconnected = asyncio.Event()
         self.disconnect_reason: str | None = None
@@ -203,7 +217,7 @@ class SioClient(FrameLog):
         else:
             await self.sio.disconnect()
             raise AssertionError("connection was accepted")
-        await self.sio.disconnect()  # let the client release its transport
+        await self.aclose()
         assert isinstance(self.connect_error, dict), self.connect_error
         return self.connect_error
 
@@ -212,6 +226,7 @@ class SioClient(FrameLog):
 
     async def aclose(self) -> None:
         await self.sio.disconnect()
+        await self.http.close()
 
     @property
     def closed(self) -> bool:
