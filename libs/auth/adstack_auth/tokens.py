@@ -32,7 +32,7 @@ class VerifierConfig(msgspec.Struct, kw_only=True):
     issuer: str | None = None
     audience: str | None = None
     leeway: float = 30.0
-    max_token_bytes: int = 8192
+    max_token_bytes: int = 4096
     contracts_claim: str = "contracts"
     required_claims: tuple[str, ...] = ()
     """Registered claims a token must carry (e.g. ``exp``); ``iss``/``aud`` are required

@@ -23,7 +23,7 @@ environment:
   JWT_LEEWAY                    clock leeway for exp/nbf/iat in seconds (default 30)
   JWT_CONTRACTS_CLAIM           claim listing allowed contract patterns (default contracts)
   JWT_REQUIRED_CLAIMS           claims every token must carry, e.g. exp
-  JWT_MAX_BYTES                 largest accepted token (default 8192)
+  JWT_MAX_BYTES                 largest accepted token (default 4096)
   SKIP_AUTH                     true to accept unauthenticated clients (development only)
   ALLOWED_ORIGINS               comma-separated allowed Origins (default *)
   MAX_SUBSCRIPTIONS_PER_CLIENT  subscriptions per connection (default 10)

@@ -70,7 +70,7 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             leeway=env.float("JWT_LEEWAY", 30.0, minimum=0),
             contracts_claim=env.str("JWT_CONTRACTS_CLAIM", "contracts"),
             required_claims=env.list("JWT_REQUIRED_CLAIMS", ()),
-            max_token_bytes=env.int("JWT_MAX_BYTES", 8192, minimum=256),
+            max_token_bytes=env.int("JWT_MAX_BYTES", 4096, minimum=256),
             jwks_cache_seconds=env.float("JWT_JWKS_CACHE_SECONDS", 300.0, minimum=0),
         )
         if not skip_auth and not (jwt.secret or jwt.public_key_file or jwt.jwks_url):

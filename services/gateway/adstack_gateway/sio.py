@@ -123,6 +123,16 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
         engineio_logger=False,
     )
     sessions: dict[str, Session] = {}
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def drop_refused(sid: str, eio_sid: str) -> None:
+        # A refused client must not keep an Engine.IO connection open (it would not count
+        # against any limit). Close it once the CONNECT_ERROR is queued ahead of the close.
+        for attempt in range(500):
+            if sio.manager.eio_sid_from_sid(sid, NAMESPACE) is None:
+                break
+            await asyncio.sleep(0 if attempt < 20 else 0.01)
+        await sio.eio.disconnect(eio_sid)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
@@ -131,6 +141,10 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
             session = gateway.new_session(claims, SioTransport(sio, sid, eio_sid),
                                           remote=_remote(environ), kind="sio")
         except Refused as exc:
+            task = asyncio.create_task(
+                drop_refused(sid, sio.manager.eio_sid_from_sid(sid, NAMESPACE)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.reason, {"code": int(exc.code)}) from None
         sessions[sid] = session
