@@ -168,14 +168,16 @@ class SioClient(FrameLog):
 
     def __init__(self, base_url: str, token: str | None = None, *,
                  transport: str = "websocket", auth: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None, reconnection: bool = False) -> None:
+                 headers: dict[str, str] | None = None, reconnection: bool = False,
+                 **client_kwargs: Any) -> None:
         super().__init__()
         self.base_url = base_url
         self.transport = transport
         self.auth = auth if auth is not None else ({"token": token} if token else None)
         self.headers = headers or {}
         self.http = aiohttp.ClientSession(response_class=_ReadPostReplies)
-        self.sio = socketio.AsyncClient(reconnection=reconnection, http_session=self.http)
+        self.sio = socketio.AsyncClient(reconnection=reconnection, http_session=self.http,
+                                        **client_kwargs)
         self.connect_error: Any = None
         self.disconnected = asyncio.Event()
         self.disconnect_reason: str | None = None
@@ -192,6 +194,7 @@ class SioClient(FrameLog):
         async def connect() -> None:
             self.connects += 1
             self.disconnected.clear()
+            self.changed()
 
         @self.sio.event
         async def connect_error(data: Any) -> None:

@@ -16,9 +16,9 @@ that Socket.IO imposes:
   ``data``; when the client asks for an acknowledgement, the ack carries the reply frame
   ``{"event", "data", "requestId"?}``;
 - Socket.IO has no close codes, so before the server ends a connection it emits
-  ``closing {code, reason}``. Codes that mean "reconnect" close the Engine.IO transport
-  (clients reconnect by themselves); terminal codes disconnect the Socket.IO session
-  (clients do not).
+  ``closing {code, reason}``. For codes that mean "reconnect" (4000–4499) the Engine.IO
+  transport is dropped and clients reconnect by themselves; for terminal codes the
+  Socket.IO session is disconnected and they do not.
 """
 
 from __future__ import annotations
@@ -84,11 +84,21 @@ class SioTransport:
 
     async def close(self, code: int, reason: str) -> None:
         closing = Outgoing(ServerEvent.CLOSING, data={"code": int(code), "reason": reason})
-        await self.server.eio.send(self.eio_sid, closing.sio_packet)
+        eio = self.server.eio
+        await eio.send(self.eio_sid, closing.sio_packet)
         if close_is_terminal(code):
+            # A Socket.IO disconnect: clients do not reconnect by themselves.
             await self.server.disconnect(self.sid, namespace=NAMESPACE)
-        else:
-            await self.server.eio.disconnect(self.eio_sid)
+            return
+        # Drop the Engine.IO transport after the queued packets (``closing`` last) without
+        # a CLOSE packet: to every Socket.IO client that is a lost transport, which it
+        # answers by reconnecting (with a CLOSE packet the Python client would not).
+        socket = eio.sockets.get(self.eio_sid)
+        if socket is None:
+            return
+        if socket.upgraded:
+            socket.queue.put_nowait(None)  # the WebSocket writer flushes, then closes
+        await socket.close(wait=False, abort=True, reason=eio.reason.SERVER_DISCONNECT)
 
 
 def _token(environ: dict[str, Any], auth: Any) -> str | None:
