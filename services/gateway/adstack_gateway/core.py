@@ -206,10 +206,6 @@ class Gateway:
 
     # -- commands ------------------------------------------------------------------------
 
-    def error(self, session: Session, code: ErrorCode, message: str,
-              request_id: Any = None) -> None:
-        self._error(_Call(session, request_id), code, message)
-
     def _reply(self, call: _Call, event: str, data: Any) -> None:
         self._send(call, Outgoing(event, data=data, request_id=call.request_id))
 
