@@ -171,8 +171,8 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
 
     async def command(event: str, sid: str, *args: Any) -> Any:
         session = sessions.get(sid)
-        if session is None:
-            return None
+        if session is None or session.closed:
+            return None  # closing: what arrives now is ignored
         request_id = None
         data = args[0] if args else None
         if len(args) > 1:

@@ -11,7 +11,7 @@ import pytest
 from adstack_bus import keys
 from adstack_localredis import LocalRedis
 from tests.conftest import make_token
-from tests.e2e.gateway.conftest import FAST_KEEPALIVE, Connect, client_for
+from tests.e2e.gateway.conftest import FAST_KEEPALIVE, TRANSPORTS, Connect, client_for
 from tests.helpers import services
 from tests.helpers.client import SioClient, WsClient
 from tests.helpers.events import (
@@ -92,6 +92,15 @@ async def test_bad_commands_get_coded_errors_and_the_connection_stays(
     reply = await client.request(event, data, "never")
     assert reply["error"]["code"] == code and reply["error"]["message"]
     assert (await client.request("ping", None, "pong"))["timestamp"] > 0
+
+
+@pytest.mark.parametrize("transport", ["ws"])
+async def test_a_binary_frame_closes_with_bad_request(connect: Connect) -> None:
+    client = await connect()
+    assert isinstance(client, WsClient) and client.ws is not None
+    await client.ws.send(b"\x00\x01")
+    assert await client.wait_closed() == 4501
+    assert client.close_reason == "binary frames are not supported"
 
 
 @pytest.mark.parametrize("transport", ["ws"])
@@ -177,6 +186,31 @@ async def test_block_and_transaction_feeds(connect: Connect, fresh: str) -> None
     await publish_raw(fresh, keys.TRANSACTION_CHANNEL, {"event": "transaction", "data": tx})
     await client.wait_for("transaction", 2)
     assert len(client.of("block")) == 1
+    assert (await client.request("unsubscribeTransactions", None, "unsubscribed"))["feed"] == (
+        "transaction")
+    await publish_raw(fresh, keys.TRANSACTION_CHANNEL, {"event": "transaction", "data": tx})
+    await client.request("subscribeBlocks", None, "subscribed")
+    await publish_raw(fresh, keys.BLOCK_CHANNEL, {"event": "block", "data": block})
+    await client.wait_for("block", 2)  # published after the transaction: that one is not coming
+    assert len(client.of("transaction")) == 2
+
+
+async def test_subscribe_since_recovers_what_was_missed(connect: Connect, fresh: str) -> None:
+    await publish(fresh, [make_event(CAMPAIGN, n) for n in (1, 2)])
+    first = await connect()
+    position = await first.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
+    assert position["offset"] == 2
+    await publish(fresh, [make_event(CAMPAIGN, n) for n in (3, 4, 5)])  # "while away"
+    back = await connect()
+    since = {"offset": position["offset"], "epoch": position["epoch"]}
+    reply = await back.request("subscribe", {"contractId": CAMPAIGN, "since": since},
+                               "subscribed")
+    assert reply["recovered"] is True
+    assert [e["offset"] for e in await back.wait_for("event", 3)] == [3, 4, 5]
+    stale = await connect()
+    reply = await stale.request("subscribe", {"contractId": CAMPAIGN, "since": {
+        "offset": 1, "epoch": "another-epoch"}}, "subscribed")
+    assert reply["recovered"] is False and reply["offset"] == 5
 
 
 async def test_event_reverted_reaches_subscribers_whatever_their_filter(
@@ -221,7 +255,7 @@ async def test_socketio_acknowledgements_carry_the_reply(connect: Connect) -> No
     assert client.of("subscribed")[0]["contractId"] == CAMPAIGN
 
 
-@pytest.mark.parametrize("transport", ["ws", "sio-websocket"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_history_and_stats_errors_when_redis_is_down(transport: str,
                                                            log_dir: Path) -> None:
     with LocalRedis() as own:

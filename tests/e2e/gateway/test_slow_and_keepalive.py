@@ -121,3 +121,42 @@ async def test_a_dead_socketio_peer_is_dropped(gateway: services.Service) -> Non
         while (await connections(gateway))["sio"] > 0:
             assert time.monotonic() - started < PING_INTERVAL + PING_TIMEOUT + 5
             await asyncio.sleep(0.1)
+
+
+async def test_a_socketio_client_that_stops_reading_is_closed_slow(
+        redis_url: str, log_dir: Path, fresh: str) -> None:
+    # Default (20 s) keepalive: the stall must be caught by the outbox, not by a ping.
+    gateway = services.gateway(redis_url, log_dir, OUTBOX_MAX_BYTES=str(OUTBOX)).start()
+    try:
+        # Engine.IO v4 / Socket.IO v5 by hand over a WebSocket that then stops reading.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", gateway.port))
+        url = f"ws://127.0.0.1:{gateway.port}/socket.io/?EIO=4&transport=websocket"
+        stalled = await websockets.connect(url, sock=sock, max_queue=1, compression=None)
+        assert str(await stalled.recv()).startswith("0{")
+        await stalled.send("40" + json.dumps({"token": make_token()}))
+        await stalled.send('42["subscribe",' + json.dumps({"contractId": CAMPAIGN}) + "]")
+        while not str(await stalled.recv()).startswith('42["subscribed"'):
+            pass
+        async with WsClient(gateway.ws, make_token()) as normal:
+            await normal.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
+            total = 300
+            for start in range(0, total, 4):
+                await publish(fresh, [big_event(n) for n in range(start, start + 4)])
+            await normal.wait_for("event", total, timeout=30)
+            deadline = time.monotonic() + 10
+            while f"too slow: outbox over {OUTBOX} bytes" not in gateway.logs():
+                assert time.monotonic() < deadline, gateway.logs()
+                await asyncio.sleep(0.05)
+        packets: list[str] = []
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                packets.append(str(await asyncio.wait_for(stalled.recv(), 10)))
+        closing = json.loads(packets[-1][2:])
+        assert closing == ["closing", {"code": 4001,
+                                       "reason": "too slow: outbound queue overflow"}]
+        assert sum(p.startswith('42["event"') for p in packets) < total
+        assert (await connections(gateway))["sio"] == 0
+    finally:
+        gateway.stop()
