@@ -28,6 +28,7 @@ environment:
   ALLOWED_ORIGINS               comma-separated allowed Origins (default *)
   MAX_SUBSCRIPTIONS_PER_CLIENT  subscriptions per connection (default 10)
   MAX_CONNECTIONS_PER_IP        connections per client IP, both transports (default 100, 0 = off)
+  HANDSHAKE_TIMEOUT             seconds a Socket.IO client has to join after opening (default 10)
   RATE_LIMIT_PER_SECOND         commands per second per connection (default 20, 0 = off)
   RATE_LIMIT_BURST              commands a connection may send at once (default 40)
   RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)

@@ -189,4 +189,23 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
     sio.on("*", command)
+
+    # An Engine.IO connection that never joins the namespace is not a session yet and
+    # counts against no limit: it gets ``handshake_timeout`` seconds to do so.
+    join_namespace = sio.eio.handlers["connect"]
+
+    async def eio_connect(eio_sid: str, environ: dict[str, Any]) -> Any:
+        task = asyncio.create_task(expire_handshake(eio_sid))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return await join_namespace(eio_sid, environ)
+
+    async def expire_handshake(eio_sid: str) -> None:
+        await asyncio.sleep(settings.handshake_timeout)
+        if (eio_sid in sio.eio.sockets
+                and sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is None):
+            log.info("Engine.IO connection %s never joined the namespace; closed", eio_sid)
+            await sio.eio.disconnect(eio_sid)
+
+    sio.eio.on("connect", eio_connect)
     return sio

@@ -24,6 +24,7 @@ from tests.helpers.events import CAMPAIGN, make_event, publish
 pytestmark = pytest.mark.e2e
 
 PING_INTERVAL, PING_TIMEOUT = 1.0, 1.0
+HANDSHAKE = 1.0
 OUTBOX = 262_144
 """Per-client outbox budget: far above one publish burst (4 events of 16 KB), far below the
 ~4.8 MB the stalled client is sent."""
@@ -32,6 +33,7 @@ OUTBOX = 262_144
 @pytest.fixture(scope="module")
 def gateway(redis_url: str, log_root: Path) -> Iterator[services.Service]:
     gw = services.gateway(redis_url, log_root, OUTBOX_MAX_BYTES=str(OUTBOX),
+                          HANDSHAKE_TIMEOUT=str(HANDSHAKE),
                           WS_PING_INTERVAL=str(PING_INTERVAL),
                           WS_PING_TIMEOUT=str(PING_TIMEOUT)).start()
     try:
@@ -121,6 +123,23 @@ async def test_a_dead_socketio_peer_is_dropped(gateway: services.Service) -> Non
         while (await connections(gateway))["sio"] > 0:
             assert time.monotonic() - started < PING_INTERVAL + PING_TIMEOUT + 5
             await asyncio.sleep(0.1)
+
+
+async def test_an_engineio_connection_that_never_joins_is_closed(
+        gateway: services.Service) -> None:
+    base = f"{gateway.http}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient() as http:
+        sid = json.loads((await http.get(base)).text[1:])["sid"]
+        started = time.monotonic()
+        while True:  # keeps polling (so pings are no problem) but never sends its token
+            poll = await http.get(f"{base}&sid={sid}", timeout=10)
+            if poll.status_code != 200 or poll.text.startswith("1"):  # refused, or CLOSE
+                break
+            if poll.text == "2":
+                await http.post(f"{base}&sid={sid}", content="3")
+            assert time.monotonic() - started < HANDSHAKE + 5
+        assert time.monotonic() - started >= HANDSHAKE * 0.9
+        assert (await http.get(f"{base}&sid={sid}")).status_code == 400
 
 
 async def test_a_socketio_client_that_stops_reading_is_closed_slow(
