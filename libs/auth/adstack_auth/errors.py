@@ -2,7 +2,8 @@
 
 AuthError carries a short machine ``reason`` (a metrics label and part of the close reason):
 ``missing``, ``malformed``, ``too_large``, ``bad_signature``, ``expired``, ``not_yet_valid``,
-``bad_issuer``, ``bad_audience``, ``bad_algorithm``, ``missing_claim``, ``unknown_key``.
+``bad_issuer``, ``bad_audience``, ``bad_algorithm``, ``missing_claim``, ``unknown_key``,
+``keys_unavailable`` (a remote JWKS could not be fetched).
 """
 
 

@@ -2,7 +2,8 @@
 
 The algorithms come from configuration, never from the token: HS* only with a shared
 secret, RS*/ES*/PS*/EdDSA only with public keys (a PEM file or a JWKS), so neither ``none``
-nor HS/RS key confusion is possible.
+nor HS/RS key confusion is possible. A token whose header names any other algorithm is
+refused before a key is even looked up.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import msgspec
 
 from adstack_auth.claims import Claims
 from adstack_auth.errors import AuthError
+from adstack_auth.jwks import KeySet, RemoteKeySet
 
 _HMAC = {"HS256", "HS384", "HS512"}
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384",
@@ -30,13 +32,23 @@ class VerifierConfig(msgspec.Struct, kw_only=True):
     issuer: str | None = None
     audience: str | None = None
     leeway: float = 30.0
-    max_token_bytes: int = 8192
+    max_token_bytes: int = 4096
     contracts_claim: str = "contracts"
+    required_claims: tuple[str, ...] = ()
+    """Registered claims a token must carry (e.g. ``exp``); ``iss``/``aud`` are required
+    anyway when an issuer/audience is configured."""
     jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 30.0
+    """An unknown ``kid`` re-fetches a remote JWKS at most this often (key rotation)."""
+    jwks_timeout_seconds: float = 5.0
 
 
 class TokenVerifier:
-    """Verifies tokens and returns :class:`Claims`. Safe to share across tasks."""
+    """Verifies tokens and returns :class:`Claims`. Safe to share across tasks and threads.
+
+    :meth:`verify` may block on the network when the keys come from an ``http(s)`` JWKS
+    (:attr:`may_block`); async callers should then run it in a thread.
+    """
 
     def __init__(self, config: VerifierConfig) -> None:
         self.config = config
@@ -50,11 +62,9 @@ class TokenVerifier:
             raise ValueError(f"unsupported JWT algorithms: {sorted(unknown)}")
         if algorithms & _HMAC and algorithms & _ASYMMETRIC:
             raise ValueError("mixing HMAC and public-key algorithms invites key confusion")
-        self._hmac = bool(algorithms & _HMAC)
         self._key: Any = None
-        self._jwks: jwt.PyJWKClient | None = None
-        self._jwks_file: dict[str, Any] | None = None
-        if self._hmac:
+        self._keys: KeySet | None = None
+        if algorithms & _HMAC:
             if not config.secret:
                 raise ValueError("HMAC algorithms need JWT_SECRET")
             self._key = config.secret
@@ -62,38 +72,39 @@ class TokenVerifier:
             self._key = Path(config.public_key_file).read_text()
         elif config.jwks_url:
             url = config.jwks_url
-            if url.startswith("http://") or url.startswith("https://"):
-                self._jwks = jwt.PyJWKClient(url, cache_keys=True,
-                                             lifespan=int(config.jwks_cache_seconds))
+            if url.startswith(("http://", "https://")):
+                self._keys = RemoteKeySet(url, cache_seconds=config.jwks_cache_seconds,
+                                          min_refresh_seconds=config.jwks_min_refresh_seconds,
+                                          timeout=config.jwks_timeout_seconds)
             else:
                 path = url.removeprefix("file://")
-                self._jwks_file = msgspec.json.decode(Path(path).read_bytes())
+                self._keys = KeySet.from_document(Path(path).read_bytes())
         else:
             raise ValueError("public-key algorithms need JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL")
 
-    def _signing_key(self, token: str) -> Any:
-        if self._key is not None:
-            return self._key
+    @property
+    def may_block(self) -> bool:
+        """True if :meth:`verify` may fetch keys over the network."""
+        return isinstance(self._keys, RemoteKeySet)
+
+    def _header(self, token: str) -> dict[str, Any]:
         try:
-            header = jwt.get_unverified_header(token)
+            header: dict[str, Any] = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise AuthError("malformed", "token is malformed") from exc
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.config.algorithms:
+            # Checked before any key lookup: `none`, and HS256 signed with an RS public
+            # key, end here.
+            raise AuthError("bad_algorithm", "token algorithm is not accepted")
+        return header
+
+    def _signing_key(self, header: dict[str, Any]) -> Any:
+        if self._key is not None:
+            return self._key
+        assert self._keys is not None, "a verifier always has a key source"
         kid = header.get("kid")
-        if self._jwks is not None:
-            try:
-                return self._jwks.get_signing_key_from_jwt(token).key
-            except jwt.PyJWKClientError as exc:
-                raise AuthError("unknown_key", "token signing key is unknown") from exc
-            except jwt.PyJWTError as exc:
-                raise AuthError("malformed", "token is malformed") from exc
-        assert self._jwks_file is not None, "a verifier always has a key source"
-        for jwk in self._jwks_file.get("keys", []):
-            if kid is None or jwk.get("kid") == kid:
-                try:
-                    return jwt.PyJWK(jwk).key
-                except jwt.PyJWTError:
-                    continue
-        raise AuthError("unknown_key", "token signing key is unknown")
+        return self._keys.key_for(kid if isinstance(kid, str) else None, header["alg"])
 
     def verify(self, token: str | None) -> Claims:
         """Verify ``token`` and return its claims.
@@ -106,7 +117,8 @@ class TokenVerifier:
             raise AuthError("missing", "authentication token required")
         if len(token) > cfg.max_token_bytes:
             raise AuthError("too_large", "token is too large")
-        key = self._signing_key(token)
+        header = self._header(token)
+        key = self._signing_key(header)
         try:
             payload: dict[str, Any] = jwt.decode(
                 token,
@@ -115,7 +127,8 @@ class TokenVerifier:
                 issuer=cfg.issuer,
                 audience=cfg.audience,
                 leeway=cfg.leeway,
-                options={"verify_aud": cfg.audience is not None},
+                options={"verify_aud": cfg.audience is not None,
+                         "require": list(cfg.required_claims)},
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("expired", "token has expired") from exc
@@ -127,7 +140,8 @@ class TokenVerifier:
             raise AuthError("bad_audience", "token audience is not accepted") from exc
         except jwt.InvalidAlgorithmError as exc:
             raise AuthError("bad_algorithm", "token algorithm is not accepted") from exc
-        except jwt.InvalidSignatureError as exc:
+        except (jwt.InvalidSignatureError, jwt.InvalidKeyError) as exc:
+            # A key of the wrong type for the token's algorithm cannot have signed it.
             raise AuthError("bad_signature", "token signature is invalid") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise AuthError("missing_claim", f"token lacks the {exc.claim} claim") from exc
@@ -142,8 +156,10 @@ def claims_from_payload(payload: dict[str, Any], contracts_claim: str = "contrac
     Raises:
         AuthError: no user id (``userId`` or ``sub``), or a claim has the wrong type.
     """
-    user = payload.get("userId", payload.get("sub"))
-    if not isinstance(user, str | int) or user == "":
+    user = payload.get("userId")
+    if user is None:
+        user = payload.get("sub")
+    if not isinstance(user, str | int) or isinstance(user, bool) or user == "":
         raise AuthError("missing_claim", "token lacks the userId (or sub) claim")
     contracts_raw = payload.get(contracts_claim)
     contracts: tuple[str, ...] | None = None
@@ -164,4 +180,3 @@ def claims_from_payload(payload: dict[str, Any], contracts_claim: str = "contrac
         contracts=contracts,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
     )
-

@@ -55,7 +55,8 @@ class CloseCode(IntEnum):
     SLOW = 4001
     """The client fell too far behind (outbound queue overflow); reconnect and recover."""
     NO_PONG = 4002
-    """No pong within the keepalive timeout."""
+    """Reserved: no pong within the keepalive timeout (the server's WebSocket keepalive
+    closes with 1011 today)."""
     RATE_LIMITED = 4003
     """Kept exceeding the command rate limit."""
     TOO_MANY_CONNECTIONS = 4004

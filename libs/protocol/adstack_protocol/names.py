@@ -35,3 +35,6 @@ class ServerEvent(StrEnum):
     REFRESHED = "refreshed"
     PONG = "pong"
     ERROR = "error"
+    CLOSING = "closing"
+    """Socket.IO only: ``{code, reason}`` just before the server ends the connection (a
+    Socket.IO disconnect carries no close code)."""

@@ -16,13 +16,29 @@ environment:
   HOST                          bind address (default 0.0.0.0)
   REDIS_URL                     Redis URL (default redis://localhost:6379/0)
   JWT_SECRET                    HS256 secret for client tokens
-  JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL, JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY
+  JWT_PUBLIC_KEY_FILE           PEM public key (RS256/ES256)
+  JWT_JWKS_URL                  JWKS: https://…, http://… or a file path (cached)
+  JWT_ALGORITHMS                pinned algorithms (default HS256, or RS256,ES256 with keys)
+  JWT_ISSUER, JWT_AUDIENCE      required iss / aud when set
+  JWT_LEEWAY                    clock leeway for exp/nbf/iat in seconds (default 30)
+  JWT_CONTRACTS_CLAIM           claim listing allowed contract patterns (default contracts)
+  JWT_REQUIRED_CLAIMS           claims every token must carry, e.g. exp
+  JWT_MAX_BYTES                 largest accepted token (default 4096)
   SKIP_AUTH                     true to accept unauthenticated clients (development only)
   ALLOWED_ORIGINS               comma-separated allowed Origins (default *)
   MAX_SUBSCRIPTIONS_PER_CLIENT  subscriptions per connection (default 10)
+  MAX_CONNECTIONS_PER_IP        connections per client IP, both transports (default 100, 0 = off)
+  HANDSHAKE_TIMEOUT             seconds a Socket.IO client has to join after opening (default 10)
+  RATE_LIMIT_PER_SECOND         commands per second per connection (default 20, 0 = off)
+  RATE_LIMIT_BURST              commands a connection may send at once (default 40)
+  RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)
   EVENT_HISTORY_LIMIT           largest getHistory limit (default 100)
+  STACKS_API_URL                Stacks API (Hiro) base URL for history backfill (default off)
+  STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
   MAX_FRAME_BYTES               largest client frame (default 65536)
   OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
+  WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
+  DRAIN_SECONDS                 SIGTERM drain window (default 10)
   NODE_ENV, LOG_LEVEL, LOG_JSON
 """
 
@@ -30,8 +46,9 @@ environment:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="adstack-gateway",
-        description="Hold client WebSocket connections (/ws) and relay AdStack contract "
-        "events from Redis to the clients subscribed to them.",
+        description="Hold client connections (native WebSocket on /ws, Socket.IO v4 on "
+        "/socket.io/) and relay AdStack contract events from Redis to the clients "
+        "subscribed to them.",
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,9 +71,16 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
     from adstack_gateway.app import create_app
 
-    serve_app(create_app(settings), host=settings.host, port=settings.port,
+    try:
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:
+        print(f"adstack-gateway: JWT configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    serve_app(app, host=settings.host, port=settings.port,
               log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
-              ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout)
+              ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
+              # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
+              timeout_graceful_shutdown=1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The gateway ASGI app: ``/ws``, health; the lifespan owns Redis and the relay task."""
+"""The gateway ASGI app: ``/ws``, ``/socket.io/``, health; the lifespan owns Redis, the
+relay task and the SIGTERM drain."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
 
+import socketio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -18,54 +26,140 @@ from starlette.routing import Route, WebSocketRoute
 from adstack_auth import TokenVerifier
 from adstack_bus import Store, Subscriber, create_redis
 from adstack_gateway import __version__
+from adstack_gateway.backfill import RestHistory
 from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
+from adstack_gateway.sio import create_sio
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
 
 log = logging.getLogger(__name__)
 
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
-def create_app(settings: GatewaySettings) -> Starlette:
-    """The gateway ASGI app for ``settings``."""
+
+class GatewayApp:
+    """The ASGI callable: Socket.IO at ``/socket.io/``, everything else to Starlette."""
+
+    def __init__(self, gateway: Gateway, starlette: Starlette,
+                 sio: socketio.AsyncServer) -> None:
+        self.gateway = gateway
+        self.starlette = starlette
+        self.sio = sio
+        self._asgi = socketio.ASGIApp(sio, other_asgi_app=starlette, socketio_path="socket.io")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._asgi(scope, receive, send)
+
+
+class _DrainOnSigterm:
+    """SIGTERM drains before the server stops; a second SIGTERM (or SIGINT) stops at once.
+
+    uvicorn's own handler would close every WebSocket with 1012 right away, so while the
+    app runs, SIGTERM first goes here: readiness turns 503, clients are closed with 4000
+    over ``DRAIN_SECONDS``, then uvicorn's handler is called to finish the shutdown.
+    """
+
+    def __init__(self, gateway: Gateway, window: float) -> None:
+        self.gateway = gateway
+        self.window = window
+        self.previous: SignalHandler = None
+        self.task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals belong to the main thread (e.g. not under a test server)
+        self.loop = asyncio.get_running_loop()
+        self.previous = signal.signal(signal.SIGTERM, self._on_signal)
+
+    def uninstall(self) -> None:
+        if self.loop is not None and signal.getsignal(signal.SIGTERM) == self._on_signal:
+            signal.signal(signal.SIGTERM, self.previous)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        assert self.loop is not None, "installed from a running loop"
+        if self.task is None:
+            self.loop.call_soon_threadsafe(self._start)
+        else:
+            self._stop_now(sig, frame)
+
+    def _start(self) -> None:
+        self.task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            await self.gateway.drain(self.window)
+        except Exception:
+            log.exception("drain failed")
+        self._stop_now(signal.SIGTERM, None)
+
+    def _stop_now(self, sig: int, frame: FrameType | None) -> None:
+        if callable(self.previous):
+            self.previous(sig, frame)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def create_app(settings: GatewaySettings) -> GatewayApp:
+    """The gateway ASGI app for ``settings``.
+
+    Raises:
+        ValueError / OSError: the JWT configuration is unusable (e.g. no key file).
+    """
     redis = create_redis(settings.redis_url)
     store = Store(redis)
     hub = Hub(store)
     verifier = None if settings.skip_auth else TokenVerifier(settings.jwt)
-    gateway = Gateway(settings, store, hub, verifier)
+    backfill = (RestHistory(settings.stacks_api_url, timeout=settings.stacks_api_timeout)
+                if settings.stacks_api_url else None)
+    gateway = Gateway(settings, store, hub, verifier, backfill)
     subscriber = Subscriber(redis, hub.deliver, on_reconnect=hub.reposition)
     hub.bind(subscriber)
+    sio = create_sio(gateway)
+    sigterm = _DrainOnSigterm(gateway, settings.drain_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         relay = asyncio.create_task(subscriber.run(), name="relay")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscriber.connected.wait(), timeout=5)
-        log.info("gateway ready on port %d (auth %s)", settings.port,
-                 "off (SKIP_AUTH)" if verifier is None else "on")
+        sigterm.install()
+        log.info("gateway ready on port %d (auth %s, backfill %s)", settings.port,
+                 "off (SKIP_AUTH)" if verifier is None else "on",
+                 settings.stacks_api_url or "off")
         try:
             yield
         finally:
+            sigterm.uninstall()
+            with contextlib.suppress(Exception):
+                await sio.shutdown()
             await subscriber.close()
             relay.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await relay
+            if backfill is not None:
+                await backfill.aclose()
             await redis.aclose()
 
     async def health(_request: Request) -> Response:
         redis_ok = subscriber.connected.is_set() and await store.ping()
+        ready = redis_ok and not gateway.draining
         subscriptions = sum(len(s.subscriptions) for s in gateway.sessions)
+        status = "draining" if gateway.draining else ("healthy" if redis_ok else "degraded")
         body = {
-            "status": "healthy" if redis_ok else "degraded",
+            "status": status,
             "service": "gateway",
             "version": __version__,
             "timestamp": int(time.time() * 1000),
             "uptime": round(time.time() - gateway.started, 3),
             "services": {
                 "redis": "connected" if redis_ok else "disconnected",
-                "websocket": {"connections": len(gateway.sessions)},
+                "websocket": {"connections": sum(s.kind == "ws" for s in gateway.sessions)},
+                "socketio": {"connections": sum(s.kind == "sio" for s in gateway.sessions)},
             },
             "metrics": {
                 "connectedClients": len(gateway.sessions),
@@ -74,20 +168,23 @@ def create_app(settings: GatewaySettings) -> Starlette:
                 "pid": os.getpid(),
             },
         }
-        return JSONResponse(body, status_code=200 if redis_ok else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def live(_request: Request) -> Response:
         return JSONResponse({"status": "alive"})
 
-    app = Starlette(
+    starlette = Starlette(
         routes=[
             WebSocketRoute("/ws", ws_endpoint),
             Route("/health", health, methods=["GET"]),
             Route("/health/live", live, methods=["GET"]),
             *static_routes(),
         ],
+        middleware=[Middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
+                               allow_methods=["GET"], allow_headers=["Authorization"])],
         lifespan=lifespan,
     )
-    app.state.gateway = gateway
-    install_ops(app, gateway, subscriber)
-    return app
+    starlette.state.gateway = gateway
+    # /metrics and /status go on the Starlette app before Socket.IO wraps it.
+    install_ops(starlette, gateway, subscriber)
+    return GatewayApp(gateway, starlette, sio)

@@ -1,7 +1,16 @@
-"""The session core: what the gateway does for each client command, for every transport."""
+"""The session core: what the gateway does for each client, whatever its transport.
+
+Both transports (native ``/ws`` in :mod:`adstack_gateway.ws`, Socket.IO in
+:mod:`adstack_gateway.sio`) only move frames: they call :meth:`Gateway.handshake`,
+:meth:`Gateway.new_session`, :meth:`Gateway.open`, then :meth:`Gateway.receive_text` (native
+frames) or :meth:`Gateway.handle` (already decoded Socket.IO events) per command, and
+:meth:`Gateway.close` when the connection ends. Every command is interpreted here, once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -11,7 +20,15 @@ import msgspec
 
 from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
 from adstack_bus import BusUnavailable, Store
+from adstack_gateway.backfill import RestHistory
 from adstack_gateway.hub import Hub, history_message, route
+from adstack_gateway.limits import (
+    CommandLimiter,
+    ConnectionCounter,
+    Verdict,
+    drain_offsets,
+    expiry_delay,
+)
 from adstack_gateway.protocol import (
     Feed,
     GetHistory,
@@ -22,11 +39,12 @@ from adstack_gateway.protocol import (
     Subscribe,
     Unsubscribe,
     parse_command,
+    parse_frame,
 )
 from adstack_gateway.routing import Outgoing
-from adstack_gateway.session import Session, Subscription
+from adstack_gateway.session import Session, Subscription, Transport
 from adstack_gateway.settings import GatewaySettings
-from adstack_protocol import ErrorCode, ServerEvent
+from adstack_protocol import CloseCode, ErrorCode, ServerEvent
 from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
@@ -36,22 +54,54 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Browsers always send Origin; non-browser clients may omit it (allowed)."""
+    if origin is None or "*" in allowed:
+        return True
+    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+
+
+class Refused(Exception):
+    """A connection attempt was refused: close it with ``code`` and ``reason``."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class _Call:
+    """One command being handled: where its replies go, and the first reply it got."""
+
+    __slots__ = ("reply", "request_id", "session")
+
+    def __init__(self, session: Session, request_id: Any) -> None:
+        self.session = session
+        self.request_id = request_id
+        self.reply: Outgoing | None = None
+
+
 class Gateway:
-    """Handles commands for sessions; owns the hub and the store."""
+    """Handles connections and commands; owns the hub, the store and the limits."""
 
     def __init__(self, settings: GatewaySettings, store: Store, hub: Hub,
-                 verifier: TokenVerifier | None) -> None:
+                 verifier: TokenVerifier | None, backfill: RestHistory | None = None) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
         self.verifier = verifier
+        self.backfill = backfill
         self.sessions: set[Session] = set()
+        self.connections = ConnectionCounter(settings.max_connections_per_ip)
+        self.draining = False
+        self._emptied: asyncio.Event | None = None
+        """Set when the last session closes during a drain."""
         self.started = time.time()
 
     # -- connection lifecycle ------------------------------------------------------------
 
-    def authenticate(self, token: str | None) -> Claims:
-        """Claims for a connecting client.
+    async def authenticate(self, token: str | None) -> Claims:
+        """Claims for ``token``.
 
         Raises:
             AuthError: the token is missing or invalid (and auth is on).
@@ -59,13 +109,55 @@ class Gateway:
         if self.verifier is None:
             # SKIP_AUTH (development only): everybody is anonymous, tokens are ignored.
             return Claims.anonymous()
+        if self.verifier.may_block:
+            # Keys from a remote JWKS: a (rare, cached) fetch must not stall the loop.
+            return await asyncio.to_thread(self.verifier.verify, token)
         return self.verifier.verify(token)
 
-    def open(self, session: Session) -> None:
-        bind_log_context(conn=session.id)  # for the rest of this connection's task
+    async def handshake(self, token: str | None, origin: str | None) -> Claims:
+        """Check a connection attempt: draining, ``Origin``, token.
+
+        Raises:
+            Refused: with the close code and reason to give the client.
+        """
+        if self.draining:
+            raise Refused(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+        if not origin_allowed(origin, self.settings.allowed_origins):
+            raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+        try:
+            return await self.authenticate(token)
+        except AuthError as exc:
+            raise Refused(CloseCode.POLICY_VIOLATION, f"auth failed: {exc.message}") from exc
+
+    def new_session(self, claims: Claims, transport: Transport, *, remote: str,
+                    kind: str) -> Session:
+        """Create and register a session; counts against its IP's connection limit.
+
+        The caller must later call :meth:`open`, and :meth:`close` when the connection ends.
+
+        Raises:
+            Refused: TOO_MANY_CONNECTIONS from ``remote``.
+        """
+        settings = self.settings
+        if not self.connections.try_add(remote):
+            raise Refused(CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your IP")
+        session = Session(
+            new_session_id(), claims, transport, outbox_max_bytes=settings.outbox_max_bytes,
+            remote=remote, kind=kind,
+            limiter=CommandLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
+                                   settings.rate_limit_close_after, time.monotonic()))
+        session.registered = True
         self.sessions.add(session)
+        return session
+
+    def open(self, session: Session) -> None:
+        """Start the session: its writer, its token-expiry timer, the ``connected`` frame."""
+        bind_log_context(conn=session.id)  # for the rest of this connection's task
         session.start()
-        self.reply(session, ServerEvent.CONNECTED, {
+        if self.verifier is not None:
+            session.expire_in(expiry_delay(session.claims.expires_at,
+                                           self.settings.jwt.leeway, time.time()))
+        session.offer(Outgoing(ServerEvent.CONNECTED, data={
             "message": "Connected to AdStack real-time gateway",
             "socketId": session.id,
             "userId": session.claims.user_id,
@@ -74,64 +166,131 @@ class Gateway:
                 "maxSubscriptions": self.settings.max_subscriptions,
                 "maxFrameBytes": self.settings.max_frame_bytes,
                 "historyLimit": self.settings.history_limit,
+                "ratePerSecond": self.settings.rate_limit_per_second,
+                "rateBurst": self.settings.rate_limit_burst,
             },
-        })
+        }))
 
     async def close(self, session: Session) -> None:
+        """Forget a session whose connection ended. Idempotent."""
+        if session.registered:
+            session.registered = False
+            self.connections.remove(session.remote)
         self.sessions.discard(session)
+        if self._emptied is not None and not self.sessions:
+            self._emptied.set()
         await self.hub.drop_session(session)
         await session.stop()
 
+    async def drain(self, window: float) -> None:
+        """Refuse new connections and close every session with SHUTDOWN over ``window``.
+
+        Returns when all sessions are gone, or at 90% of the window (the rest is for the
+        server's own shutdown).
+        """
+        self.draining = True
+        self._emptied = asyncio.Event()
+        if not self.sessions:
+            self._emptied.set()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        sessions = sorted(self.sessions, key=lambda s: s.id)
+        log.info("draining %d sessions over %.1fs", len(sessions), window)
+        for session, offset in zip(sessions, drain_offsets(len(sessions), window),
+                                   strict=True):
+            delay = start + offset - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            session.close_soon(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._emptied.wait(),
+                                   max(0.0, start + window * 0.9 - loop.time()))
+
     # -- commands ------------------------------------------------------------------------
 
-    def reply(self, session: Session, event: str, data: Any, request_id: Any = None) -> None:
-        session.offer(Outgoing(event, data=data, request_id=request_id))
+    def _reply(self, call: _Call, event: str, data: Any) -> None:
+        self._send(call, Outgoing(event, data=data, request_id=call.request_id))
 
-    def error(self, session: Session, code: ErrorCode, message: str,
-              request_id: Any = None) -> None:
-        self.reply(session, ServerEvent.ERROR, {"message": message, "code": code.value},
-                   request_id)
+    def _send(self, call: _Call, message: Outgoing) -> None:
+        if call.reply is None:
+            call.reply = message
+        call.session.offer(message)
+
+    def _error(self, call: _Call, code: ErrorCode, message: str) -> None:
+        self._reply(call, ServerEvent.ERROR, {"message": message, "code": code.value})
+
+    def _admit(self, call: _Call) -> bool:
+        """Apply the command rate limit; False if the command must be dropped."""
+        session = call.session
+        if session.limiter is None:
+            return True
+        verdict = session.limiter.check(time.monotonic())
+        if verdict is Verdict.ALLOW:
+            return True
+        if verdict is Verdict.CLOSE:
+            log.info("session %s closed: kept exceeding the rate limit", session.id)
+            session.close_soon(CloseCode.RATE_LIMITED, "rate limit exceeded")
+        else:
+            self._error(call, ErrorCode.RATE_LIMITED, "too many commands; slow down")
+        return False
+
+    async def receive_text(self, session: Session, text: str) -> None:
+        """Handle one native JSON frame."""
+        try:
+            event, data, request_id = parse_frame(text)
+        except ProtocolError as exc:
+            call = _Call(session, None)
+            if self._admit(call):
+                self._error(call, exc.code, exc.message)
+            return
+        await self.handle(session, event, data, request_id)
 
     async def handle(self, session: Session, event: str, data: Any,
-                     request_id: Any = None) -> None:
-        """Run one client command; every outcome is a reply or an ``error`` frame."""
+                     request_id: Any = None) -> Outgoing | None:
+        """Run one client command; every outcome is a reply or an ``error`` frame.
+
+        Returns the reply (for a Socket.IO acknowledgement), or None if the connection
+        is being closed instead.
+        """
+        call = _Call(session, request_id)
+        if not self._admit(call):
+            return call.reply
         try:
             command = parse_command(event, data, request_id)
             if isinstance(command, Subscribe):
-                await self._subscribe(session, command, request_id)
+                await self._subscribe(call, command)
             elif isinstance(command, Unsubscribe):
-                await self._unsubscribe(session, command, request_id)
+                await self._unsubscribe(call, command)
             elif isinstance(command, GetHistory):
-                await self._history(session, command, request_id)
+                await self._history(call, command)
             elif isinstance(command, GetStats):
-                await self._stats(session, command, request_id)
+                await self._stats(call, command)
             elif isinstance(command, Feed):
-                await self._feed(session, command, request_id)
+                await self._feed(call, command)
             elif isinstance(command, Refresh):
-                self._refresh(session, command, request_id)
+                await self._refresh(call, command)
             elif isinstance(command, Ping):
-                self.reply(session, ServerEvent.PONG, {"timestamp": int(time.time() * 1000)},
-                           request_id)
+                self._reply(call, ServerEvent.PONG, {"timestamp": int(time.time() * 1000)})
         except ProtocolError as exc:
-            self.error(session, exc.code, exc.message, request_id)
+            self._error(call, exc.code, exc.message)
+        return call.reply
 
-    async def _subscribe(self, session: Session, cmd: Subscribe, request_id: Any) -> None:
+    async def _subscribe(self, call: _Call, cmd: Subscribe) -> None:
+        session = call.session
         contract = cmd.contract_id
         existing = session.subscriptions.get(contract)
         if existing is not None:
             # Re-subscribing replaces the event-type filter.
             existing.event_types = cmd.event_types
-            self.reply(session, ServerEvent.SUBSCRIBED, self._subscribed_body(
-                contract, cmd, existing, recovered=None), request_id)
+            self._reply(call, ServerEvent.SUBSCRIBED,
+                        self._subscribed_body(contract, cmd, existing, recovered=None))
             return
         if len(session.subscriptions) >= self.settings.max_subscriptions:
             raise ProtocolError(
                 ErrorCode.MAX_SUBSCRIPTIONS,
-                f"maximum of {self.settings.max_subscriptions} subscriptions per connection",
-                request_id)
+                f"maximum of {self.settings.max_subscriptions} subscriptions per connection")
         if not can_subscribe(session.claims, contract):
-            raise ProtocolError(ErrorCode.FORBIDDEN,
-                                "your token does not allow this contract", request_id)
+            raise ProtocolError(ErrorCode.FORBIDDEN, "your token does not allow this contract")
         sub = Subscription(cmd.event_types)
         if cmd.since is not None:
             sub.buffer = []
@@ -145,8 +304,8 @@ class Gateway:
             position = await self._position(contract)
             if position is not None:
                 sub.epoch, sub.last_offset = position
-        self.reply(session, ServerEvent.SUBSCRIBED,
-                   self._subscribed_body(contract, cmd, sub, recovered), request_id)
+        self._reply(call, ServerEvent.SUBSCRIBED,
+                    self._subscribed_body(contract, cmd, sub, recovered))
         if sub.buffer is not None:
             buffered, sub.buffer = sub.buffer, None
             for message in (*replay, *buffered):
@@ -202,64 +361,71 @@ class Gateway:
             body["recovered"] = recovered
         return body
 
-    async def _unsubscribe(self, session: Session, cmd: Unsubscribe, request_id: Any) -> None:
+    async def _unsubscribe(self, call: _Call, cmd: Unsubscribe) -> None:
+        session = call.session
         if cmd.contract_id not in session.subscriptions:
-            raise ProtocolError(ErrorCode.NOT_SUBSCRIBED,
-                                "not subscribed to this contract", request_id)
+            raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, "not subscribed to this contract")
         del session.subscriptions[cmd.contract_id]
         await self.hub.remove(session, cmd.contract_id)
-        self.reply(session, ServerEvent.UNSUBSCRIBED, {
-            "contractId": cmd.contract_id, "timestamp": int(time.time() * 1000)}, request_id)
+        self._reply(call, ServerEvent.UNSUBSCRIBED, {
+            "contractId": cmd.contract_id, "timestamp": int(time.time() * 1000)})
 
-    async def _history(self, session: Session, cmd: GetHistory, request_id: Any) -> None:
+    async def _history(self, call: _Call, cmd: GetHistory) -> None:
         limit = min(cmd.limit, self.settings.history_limit)
         try:
             events = await self.store.recent(cmd.contract_id, limit)
         except BusUnavailable as exc:
-            raise ProtocolError(ErrorCode.HISTORY_ERROR, "history is unavailable; retry",
-                                request_id) from exc
+            raise ProtocolError(ErrorCode.HISTORY_ERROR, "history is unavailable; retry") from exc
+        backfilled = 0
+        if self.backfill is not None and len(events) < limit:
+            events, backfilled = await self.backfill.complete(cmd.contract_id, events, limit)
         # Stored event objects are spliced in as they are: no decode / re-encode.
         body = (b'{"contractId":"' + cmd.contract_id.encode() + b'","events":['
                 + b",".join(events) + b'],"count":' + str(len(events)).encode()
-                + b',"limit":' + str(limit).encode() + b"}")
+                + b',"limit":' + str(limit).encode()
+                + b',"backfilled":' + str(backfilled).encode() + b"}")
         raw = b'{"event":"history","data":' + body
-        if request_id is not None:
-            raw += b',"requestId":' + _json_scalar(request_id)
-        session.offer(Outgoing(ServerEvent.HISTORY, raw=raw + b"}", request_id=request_id))
+        if call.request_id is not None:
+            raw += b',"requestId":' + msgspec.json.encode(call.request_id)
+        self._send(call, Outgoing(ServerEvent.HISTORY, raw=raw + b"}",
+                                  request_id=call.request_id))
 
-    async def _stats(self, session: Session, cmd: GetStats, request_id: Any) -> None:
+    async def _stats(self, call: _Call, cmd: GetStats) -> None:
         try:
             stats = await self.store.stats(cmd.contract_id)
         except BusUnavailable as exc:
-            raise ProtocolError(ErrorCode.STATS_ERROR, "stats are unavailable; retry",
-                                request_id) from exc
-        self.reply(session, ServerEvent.STATS, stats, request_id)
+            raise ProtocolError(ErrorCode.STATS_ERROR, "stats are unavailable; retry") from exc
+        self._reply(call, ServerEvent.STATS, stats)
 
-    async def _feed(self, session: Session, cmd: Feed, request_id: Any) -> None:
+    async def _feed(self, call: _Call, cmd: Feed) -> None:
+        session = call.session
         if cmd.on:
             session.feeds.add(cmd.feed)
         else:
             session.feeds.discard(cmd.feed)
         await self.hub.set_feed(session, cmd.feed, cmd.on)
         event = ServerEvent.SUBSCRIBED if cmd.on else ServerEvent.UNSUBSCRIBED
-        self.reply(session, event, {"feed": cmd.feed, "timestamp": int(time.time() * 1000)},
-                   request_id)
+        self._reply(call, event, {"feed": cmd.feed, "timestamp": int(time.time() * 1000)})
 
-    def _refresh(self, session: Session, cmd: Refresh, request_id: Any) -> None:
+    async def _refresh(self, call: _Call, cmd: Refresh) -> None:
+        session = call.session
         if self.verifier is None:
-            self.reply(session, ServerEvent.REFRESHED, {"expiresAt": None}, request_id)
+            self._reply(call, ServerEvent.REFRESHED, {"expiresAt": None})
             return
         try:
-            claims = self.verifier.verify(cmd.token)
+            claims = await self.authenticate(cmd.token)
         except AuthError as exc:
-            raise ProtocolError(ErrorCode.INVALID_TOKEN, exc.message, request_id) from exc
+            raise ProtocolError(ErrorCode.INVALID_TOKEN, exc.message) from exc
         if claims.user_id != session.claims.user_id:
-            raise ProtocolError(ErrorCode.INVALID_TOKEN, "token is for another user",
-                                request_id)
+            raise ProtocolError(ErrorCode.INVALID_TOKEN, "token is for another user")
         session.claims = claims
-        self.reply(session, ServerEvent.REFRESHED, {"expiresAt": claims.expires_at},
-                   request_id)
-
-
-def _json_scalar(value: Any) -> bytes:
-    return msgspec.json.encode(value)
+        session.expire_in(expiry_delay(claims.expires_at, self.settings.jwt.leeway,
+                                       time.time()))
+        self._reply(call, ServerEvent.REFRESHED, {"expiresAt": claims.expires_at})
+        # A narrower token ends the subscriptions it no longer allows.
+        for contract in [c for c in session.subscriptions if not can_subscribe(claims, c)]:
+            del session.subscriptions[contract]
+            await self.hub.remove(session, contract)
+            session.offer(Outgoing(ServerEvent.UNSUBSCRIBED, data={
+                "contractId": contract, "reason": "forbidden",
+                "timestamp": int(time.time() * 1000)}))

@@ -18,7 +18,12 @@ class _Peek(msgspec.Struct):
     data: _PeekData = msgspec.field(default_factory=_PeekData)
 
 
+class _RawData(msgspec.Struct):
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
 _peek_decoder = msgspec.json.Decoder(_Peek)
+_raw_data_decoder = msgspec.json.Decoder(_RawData)
 _data_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
@@ -26,11 +31,12 @@ _encoder = msgspec.json.Encoder()
 class Outgoing:
     """One server → client message, encoded at most once however many clients get it.
 
-    ``text`` is the native-protocol JSON frame; ``data`` is the decoded payload for
-    transports that encode themselves (Socket.IO). Both are computed lazily and cached.
+    ``text`` is the native-protocol JSON frame; ``sio_packet`` is the same message as a
+    Socket.IO event packet; ``data`` is the decoded payload. Each is computed lazily, once,
+    and cached, so a message relayed to thousands of clients is encoded once per transport.
     """
 
-    __slots__ = ("_data", "_raw", "_text", "epoch", "event", "event_type", "offset",
+    __slots__ = ("_data", "_raw", "_sio", "_text", "epoch", "event", "event_type", "offset",
                  "request_id")
 
     def __init__(self, event: str, *, raw: bytes | None = None, data: Any = None,
@@ -39,6 +45,7 @@ class Outgoing:
         self.event = event
         self._raw = raw
         self._text: str | None = None
+        self._sio: str | None = None
         self._data = data
         self.request_id = request_id
         self.event_type = event_type
@@ -80,6 +87,31 @@ class Outgoing:
         if self._data is None and self._raw is not None:
             self._data = _data_decoder.decode(self._raw)["data"]
         return self._data
+
+    @property
+    def sio_packet(self) -> str:
+        """The Socket.IO (protocol v5) EVENT packet for the default namespace.
+
+        ``2["<event>",<data>]``: the event's ``data`` bytes are spliced in as they are. A
+        Socket.IO event has no envelope, so a request id travels inside ``data``.
+        """
+        if self._sio is None:
+            if self._raw is not None and self.request_id is None:
+                data_json = bytes(_raw_data_decoder.decode(self._raw).data)
+            else:
+                data = self.data
+                if self.request_id is not None and isinstance(data, dict):
+                    data = {**data, "requestId": self.request_id}
+                data_json = _encoder.encode(data)
+            self._sio = "2[" + _encoder.encode(self.event).decode() + "," + data_json.decode() + "]"
+        return self._sio
+
+    def envelope(self) -> dict[str, Any]:
+        """The native frame as an object (what a Socket.IO acknowledgement carries)."""
+        body: dict[str, Any] = {"event": self.event, "data": self.data}
+        if self.request_id is not None:
+            body["requestId"] = self.request_id
+        return body
 
 
 def matches(event_types: frozenset[str] | None, event_type: str) -> bool:

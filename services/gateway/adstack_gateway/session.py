@@ -14,6 +14,7 @@ from collections import deque
 from typing import Protocol
 
 from adstack_auth import Claims
+from adstack_gateway.limits import CommandLimiter
 from adstack_gateway.routing import Outgoing
 from adstack_protocol import CloseCode
 
@@ -48,11 +49,18 @@ class Session:
     """Transport-independent state of one client connection."""
 
     def __init__(self, session_id: str, claims: Claims, transport: Transport, *,
-                 outbox_max_bytes: int = 1 << 20, remote: str = "") -> None:
+                 outbox_max_bytes: int = 1 << 20, remote: str = "",
+                 limiter: CommandLimiter | None = None, kind: str = "ws") -> None:
         self.id = session_id
         self.claims = claims
         self.transport = transport
         self.remote = remote
+        """Client IP address (what the per-IP connection limit counts)."""
+        self.kind = kind
+        """``ws`` (native) or ``sio`` (Socket.IO)."""
+        self.limiter = limiter
+        self.registered = False
+        self._expiry: asyncio.TimerHandle | None = None
         self.subscriptions: dict[str, Subscription] = {}
         self.feeds: set[str] = set()
         self.outbox_max_bytes = outbox_max_bytes
@@ -67,6 +75,19 @@ class Session:
     def start(self) -> None:
         """Start the writer task."""
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.id}")
+
+    def expire_in(self, delay: float | None) -> None:
+        """(Re)arm the token-expiry timer: close with TOKEN_EXPIRED after ``delay`` seconds.
+
+        ``None`` disarms it (a token without ``exp``).
+        """
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if delay is not None and not self.closed:
+            self._expiry = asyncio.get_running_loop().call_later(
+                delay, self.close_soon, CloseCode.TOKEN_EXPIRED,
+                "token expired; reconnect with a new token")
 
     def offer(self, message: Outgoing) -> None:
         """Queue ``message`` without waiting. Closes the session (SLOW) on overflow."""
@@ -117,8 +138,9 @@ class Session:
             self.closed = True
 
     async def stop(self) -> None:
-        """Stop the writer (the connection is gone)."""
+        """Stop the writer and timers (the connection is gone)."""
         self.closed = True
+        self.expire_in(None)
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -27,6 +27,19 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     outbox_max_bytes: int = 1 << 20
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
+    rate_limit_per_second: float = 20.0
+    """Commands per second a connection may send on average; 0 turns the limit off."""
+    rate_limit_burst: int = 40
+    rate_limit_close_after: int = 20
+    """Consecutive RATE_LIMITED commands after which the connection is closed (4003)."""
+    max_connections_per_ip: int | None = 100
+    handshake_timeout: float = 10.0
+    """Seconds a Socket.IO client gets to join the namespace after opening Engine.IO."""
+    # History backfill from a Stacks API (Hiro REST)
+    stacks_api_url: str | None = None
+    stacks_api_timeout: float = 5.0
+    # Shutdown
+    drain_seconds: float = 10.0
     # Process
     environment: str = "development"
     log_level: str = "INFO"
@@ -58,6 +71,9 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             audience=env.opt_str("JWT_AUDIENCE"),
             leeway=env.float("JWT_LEEWAY", 30.0, minimum=0),
             contracts_claim=env.str("JWT_CONTRACTS_CLAIM", "contracts"),
+            required_claims=env.list("JWT_REQUIRED_CLAIMS", ()),
+            max_token_bytes=env.int("JWT_MAX_BYTES", 4096, minimum=256),
+            jwks_cache_seconds=env.float("JWT_JWKS_CACHE_SECONDS", 300.0, minimum=0),
         )
         if not skip_auth and not (jwt.secret or jwt.public_key_file or jwt.jwks_url):
             env.problem("set JWT_SECRET (or JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL), "
@@ -75,6 +91,14 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             outbox_max_bytes=env.int("OUTBOX_MAX_BYTES", 1 << 20, minimum=4096),
             ping_interval=env.float("WS_PING_INTERVAL", 20.0, minimum=0.1),
             ping_timeout=env.float("WS_PING_TIMEOUT", 20.0, minimum=0.1),
+            rate_limit_per_second=env.float("RATE_LIMIT_PER_SECOND", 20.0, minimum=0),
+            rate_limit_burst=env.int("RATE_LIMIT_BURST", 40, minimum=1),
+            rate_limit_close_after=env.int("RATE_LIMIT_CLOSE_AFTER", 20, minimum=1),
+            max_connections_per_ip=env.int("MAX_CONNECTIONS_PER_IP", 100, minimum=0) or None,
+            handshake_timeout=env.float("HANDSHAKE_TIMEOUT", 10.0, minimum=0.1),
+            stacks_api_url=(env.opt_str("STACKS_API_URL") or "").rstrip("/") or None,
+            stacks_api_timeout=env.float("STACKS_API_TIMEOUT", 5.0, minimum=0.1),
+            drain_seconds=env.float("DRAIN_SECONDS", 10.0, minimum=0),
             environment=environment,
             log_level=env.str("LOG_LEVEL", "INFO"),
             log_json=env.bool("LOG_JSON", environment == "production"),

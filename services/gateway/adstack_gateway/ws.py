@@ -1,4 +1,4 @@
-"""The native JSON protocol on ``/ws`` (Starlette WebSocket)."""
+"""The native JSON protocol on ``/ws`` (Starlette WebSocket): a thin transport shell."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adstack_auth import AuthError
-from adstack_gateway.core import Gateway, new_session_id
-from adstack_gateway.protocol import ProtocolError, parse_frame
+from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.routing import Outgoing
-from adstack_gateway.session import Session
 from adstack_protocol import CloseCode
 
 log = logging.getLogger(__name__)
@@ -37,47 +34,33 @@ def token_from(websocket: WebSocket) -> str | None:
     return websocket.query_params.get("token") or None
 
 
-def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
-    """Browsers always send Origin; non-browser clients may omit it (allowed)."""
-    if origin is None or "*" in allowed:
-        return True
-    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
-
-
 async def ws_endpoint(websocket: WebSocket) -> None:
     gateway: Gateway = websocket.app.state.gateway
-    settings = gateway.settings
-    if not origin_allowed(websocket.headers.get("origin"), settings.allowed_origins):
-        await websocket.accept()
-        await websocket.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
-        return
-    try:
-        claims = gateway.authenticate(token_from(websocket))
-    except AuthError as exc:
-        await websocket.accept()
-        await websocket.close(CloseCode.POLICY_VIOLATION, f"auth failed: {exc.message}")
-        return
-    await websocket.accept()
     client = websocket.client
-    session = Session(new_session_id(), claims, NativeTransport(websocket),
-                      outbox_max_bytes=settings.outbox_max_bytes,
-                      remote=client.host if client else "")
-    gateway.open(session)
     try:
+        claims = await gateway.handshake(token_from(websocket), websocket.headers.get("origin"))
+        session = gateway.new_session(claims, NativeTransport(websocket),
+                                      remote=client.host if client else "", kind="ws")
+    except Refused as exc:
+        # Accept, then close with a code and a reason the client can read (a refused
+        # upgrade would only give it an HTTP 403).
+        await websocket.accept()
+        await websocket.close(exc.code, exc.reason)
+        return
+    try:
+        await websocket.accept()
+        gateway.open(session)
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            if session.closed:
+                continue  # closing: wait for the close handshake, ignore what arrives
             text = message.get("text")
             if text is None:
                 session.close_soon(CloseCode.BAD_REQUEST, "binary frames are not supported")
-                break
-            try:
-                event, data, request_id = parse_frame(text)
-            except ProtocolError as exc:
-                gateway.error(session, exc.code, exc.message)
                 continue
-            await gateway.handle(session, event, data, request_id)
+            await gateway.receive_text(session, text)
     except WebSocketDisconnect:
         pass
     finally:

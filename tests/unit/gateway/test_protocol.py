@@ -98,3 +98,18 @@ def test_matching_is_exact() -> None:
     assert matches(None, "anything")
     assert matches(frozenset({"a"}), "a")
     assert not matches(frozenset({"a"}), "b")
+
+
+def test_socketio_packet_splices_the_published_data_unchanged() -> None:
+    raw = b'{"event":"event","data":{"type":"voted","offset":3,"epoch":"e1","x":[1, 2]}}'
+    message = Outgoing.from_wire(raw)
+    assert message.sio_packet == '2["event",{"type":"voted","offset":3,"epoch":"e1","x":[1, 2]}]'
+    assert message.sio_packet is message.sio_packet  # encoded once
+
+
+def test_socketio_reply_carries_the_request_id_inside_data() -> None:
+    reply = Outgoing("subscribed", data={"contractId": C}, request_id="r-9")
+    assert reply.sio_packet == f'2["subscribed",{{"contractId":"{C}","requestId":"r-9"}}]'
+    assert reply.envelope() == {"event": "subscribed", "data": {"contractId": C},
+                                "requestId": "r-9"}
+    assert Outgoing("pong", data={"t": 1}).envelope() == {"event": "pong", "data": {"t": 1}}

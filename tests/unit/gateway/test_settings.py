@@ -1,0 +1,37 @@
+"""Gateway settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from adstack_config import ConfigError
+from adstack_gateway.settings import GatewaySettings
+
+
+def test_defaults_and_limits_from_env() -> None:
+    settings = GatewaySettings.from_env({
+        "JWT_SECRET": "s" * 32, "RATE_LIMIT_PER_SECOND": "5", "RATE_LIMIT_BURST": "7",
+        "MAX_CONNECTIONS_PER_IP": "0", "DRAIN_SECONDS": "3",
+        "STACKS_API_URL": "https://api.example/", "JWT_REQUIRED_CLAIMS": "exp, iat"})
+    assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (5.0, 7)
+    assert settings.max_connections_per_ip is None
+    assert settings.drain_seconds == 3.0
+    assert settings.stacks_api_url == "https://api.example"
+    assert settings.jwt.required_claims == ("exp", "iat")
+    assert GatewaySettings.from_env({"JWT_SECRET": "x"}).max_connections_per_ip == 100
+
+
+@pytest.mark.parametrize("env", [{"NODE_ENV": "production"}, {"ENV": "staging"}])
+def test_skip_auth_outside_development_is_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="SKIP_AUTH"):
+        GatewaySettings.from_env({"SKIP_AUTH": "true", **env})
+
+
+def test_skip_auth_in_development_needs_no_secret() -> None:
+    settings = GatewaySettings.from_env({"SKIP_AUTH": "true", "NODE_ENV": "development"})
+    assert settings.skip_auth
+
+
+def test_auth_needs_a_key_source() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        GatewaySettings.from_env({"NODE_ENV": "production"})
