@@ -84,7 +84,7 @@ async def test_expired_history_starts_a_new_epoch(redis: aioredis.Redis) -> None
 async def test_subscriber_receives_published_frames_in_order(redis: aioredis.Redis,
                                                              clean_redis: str) -> None:
     got: list[tuple[str, bytes]] = []
-    sub_redis = create_redis(clean_redis)
+    sub_redis = create_redis(clean_redis, retries=False)
     subscriber = Subscriber(sub_redis, lambda ch, data: got.append((ch, data)))
     task = asyncio.create_task(subscriber.run())
     try:
@@ -111,7 +111,7 @@ async def test_subscriber_reconnects_after_client_kill_and_reports_it(
     async def on_reconnect(channels: frozenset[str]) -> None:
         reconnected.append(channels)
 
-    sub_redis = create_redis(clean_redis)
+    sub_redis = create_redis(clean_redis, retries=False)
     subscriber = Subscriber(sub_redis, lambda _ch, data: got.append(data),
                             on_reconnect=on_reconnect)
     task = asyncio.create_task(subscriber.run())

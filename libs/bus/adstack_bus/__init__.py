@@ -9,6 +9,7 @@
 - :mod:`adstack_bus.keys`: every key and channel name.
 """
 
+from adstack_bus.base import ChannelSubscriber
 from adstack_bus.chainstore import ChainSnapshot, ChainStore, Tip
 from adstack_bus.cluster import ClusterSubscriber
 from adstack_bus.connection import create_redis, redacted_url
@@ -23,6 +24,7 @@ __all__ = [
     "BusUnavailable",
     "ChainSnapshot",
     "ChainStore",
+    "ChannelSubscriber",
     "ClusterSubscriber",
     "HistoryPage",
     "Lease",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -47,11 +48,13 @@ class ClusterSubscriber:
     """The :class:`Subscriber` interface over every master of a Redis Cluster."""
 
     def __init__(self, cluster: aioredis.Redis, on_message: MessageHandler, *,
-                 on_reconnect: ReconnectHandler | None = None, max_backoff: float = 5.0
+                 on_reconnect: ReconnectHandler | None = None,
+                 on_disconnect: Callable[[], None] | None = None, max_backoff: float = 5.0
                  ) -> None:
         self._cluster = cast(aioredis.RedisCluster, cluster)
         self._on_message = on_message
         self._on_reconnect = on_reconnect
+        self._on_disconnect = on_disconnect
         self._max_backoff = max_backoff
         self._by_node: dict[str, Subscriber] = {}
         self._clients: list[aioredis.Redis] = []
@@ -72,8 +75,9 @@ class ClusterSubscriber:
     async def _setup(self) -> None:
         await self._cluster.initialize()
         for node in self._cluster.get_primaries():
-            client = create_redis(f"redis://{node.host}:{node.port}/0")
+            client = create_redis(f"redis://{node.host}:{node.port}/0", retries=False)
             part = Subscriber(client, self._on_message, on_reconnect=self._on_reconnect,
+                              on_disconnect=self._on_disconnect,
                               max_backoff=self._max_backoff, sharded=True,
                               control_channel=self._control_for(node.name))
             self._clients.append(client)

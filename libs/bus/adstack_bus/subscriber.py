@@ -36,7 +36,10 @@ CONTROL_CHANNEL = f"{keys.PREFIX}:ctl"
 
 
 class Subscriber:
-    """Owns one pub/sub connection; call :meth:`run` in a task, then (un)subscribe freely."""
+    """Owns one pub/sub connection; call :meth:`run` in a task, then (un)subscribe freely.
+
+    Give it a client made with ``create_redis(url, retries=False)``: it must see a lost
+    connection to report the reconnect (``on_disconnect`` / ``on_reconnect``)."""
 
     def __init__(
         self,
@@ -44,6 +47,7 @@ class Subscriber:
         on_message: MessageHandler,
         *,
         on_reconnect: ReconnectHandler | None = None,
+        on_disconnect: Callable[[], None] | None = None,
         max_backoff: float = 5.0,
         sharded: bool = False,
         control_channel: str = CONTROL_CHANNEL,
@@ -55,6 +59,7 @@ class Subscriber:
         self._control = control_channel
         self._on_message = on_message
         self._on_reconnect = on_reconnect
+        self._on_disconnect = on_disconnect
         self._max_backoff = max_backoff
         self._channels: set[str] = set()
         self._pubsub: aioredis.client.PubSub | None = None
@@ -169,6 +174,8 @@ class Subscriber:
     def _reset(self, pubsub: aioredis.client.PubSub) -> None:
         if self._pubsub is pubsub:
             self._pubsub = None
+        if self.connected.is_set() and self._on_disconnect is not None and not self._closed:
+            self._on_disconnect()
         self.connected.clear()
         self._active.clear()
         for waiter in self._confirmations.values():

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from adstack_auth import TokenVerifier
-from adstack_bus import Store, Subscriber, create_redis
+from adstack_bus import ChannelSubscriber, ClusterSubscriber, Store, Subscriber, create_redis
 from adstack_gateway import __version__
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.core import Gateway
@@ -110,14 +110,24 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     Raises:
         ValueError / OSError: the JWT configuration is unusable (e.g. no key file).
     """
-    redis = create_redis(settings.redis_url)
+    redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
     store = Store(redis)
     hub = Hub(store)
     verifier = None if settings.skip_auth else TokenVerifier(settings.jwt)
     backfill = (RestHistory(settings.stacks_api_url, timeout=settings.stacks_api_timeout)
                 if settings.stacks_api_url else None)
     gateway = Gateway(settings, store, hub, verifier, backfill)
-    subscriber = Subscriber(redis, hub.deliver, on_reconnect=hub.reposition)
+    subscriber: ChannelSubscriber
+    bus_redis = None
+    if settings.redis_cluster:
+        subscriber = ClusterSubscriber(redis, hub.deliver, on_reconnect=hub.reposition,
+                                       on_disconnect=hub.bus_lost)
+    else:
+        # Its own client without retries: a lost pub/sub connection must surface, so the
+        # hub re-reads what was missed (a silently retried one would hide the gap).
+        bus_redis = create_redis(settings.redis_url, retries=False)
+        subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=hub.reposition,
+                                on_disconnect=hub.bus_lost)
     hub.bind(subscriber)
     sio = create_sio(gateway)
     sigterm = _DrainOnSigterm(gateway, settings.drain_seconds)
@@ -144,6 +154,8 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
             if backfill is not None:
                 await backfill.aclose()
             await redis.aclose()
+            if bus_redis is not None:
+                await bus_redis.aclose()
 
     async def health(_request: Request) -> Response:
         redis_ok = subscriber.connected.is_set() and await store.ping()

@@ -8,11 +8,12 @@ awaiting any of them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import msgspec
 
-from adstack_bus import BusUnavailable, Store, Subscriber, keys
+from adstack_bus import BusUnavailable, ChannelSubscriber, Store, keys
 from adstack_gateway.routing import Outgoing, matches
 from adstack_gateway.session import Session, Subscription
 
@@ -26,17 +27,19 @@ class Hub:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.subscriber: Subscriber | None = None
+        self.subscriber: ChannelSubscriber | None = None
         self._contracts: dict[str, dict[Session, Subscription]] = {}
         self._channel_contract: dict[str, str] = {}
         self._feeds: dict[str, set[Session]] = {name: set() for name in FEED_CHANNELS}
         self._feed_by_channel = {channel: name for name, channel in FEED_CHANNELS.items()}
         self.positions: dict[str, tuple[str, int]] = {}
+        self._held: dict[str, list[Outgoing]] = {}
+        """Per contract: live messages held while the bus reconnects (see bus_lost)."""
         """Last (epoch, offset) seen live per contract: what a reconnect re-reads after."""
         self.delivered = 0
         self.bad_messages = 0
 
-    def bind(self, subscriber: Subscriber) -> None:
+    def bind(self, subscriber: ChannelSubscriber) -> None:
         self.subscriber = subscriber
 
     # -- subscriptions -------------------------------------------------------------------
@@ -71,6 +74,7 @@ class Hub:
             channel = keys.event_channel(contract_id)
             self._channel_contract.pop(channel, None)
             self.positions.pop(contract_id, None)
+            self._held.pop(contract_id, None)
             if self.subscriber is not None:
                 await self.subscriber.unsubscribe(channel)
 
@@ -104,7 +108,7 @@ class Hub:
         """Route one bus message to the matching local sessions (never awaits)."""
         try:
             message = Outgoing.from_wire(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             self.bad_messages += 1
             log.warning("dropped a malformed bus message on %s", channel)
             return
@@ -116,38 +120,67 @@ class Hub:
         contract_id = self._channel_contract.get(channel)
         if contract_id is None:
             return
-        if message.offset:
-            self.positions[contract_id] = (message.epoch, message.offset)
-        sessions = self._contracts.get(contract_id)
-        if sessions:
-            for session, sub in sessions.items():
-                route(session, sub, message)
+        held = self._held.get(contract_id)
+        if held is not None:
+            held.append(message)
+            return
+        self._route_contract(contract_id, message)
+
+    def bus_lost(self) -> None:
+        """The Redis subscription dropped: hold live messages until :meth:`reposition`.
+
+        Messages that arrive after the resubscribe must not overtake the ones missed while
+        disconnected (the per-session offset check would then drop the missed ones).
+        """
+        for contract_id in self._contracts:
+            self._held.setdefault(contract_id, [])
 
     async def reposition(self, channels: frozenset[str]) -> None:
-        """After a bus reconnect: re-read from history what each channel missed."""
+        """After a bus reconnect: re-read from history what each channel missed, in order,
+        then release the live messages held meanwhile."""
         for channel in channels:
             contract_id = self._channel_contract.get(channel)
-            position = self.positions.get(contract_id) if contract_id else None
-            if contract_id is None or position is None:
+            if contract_id is None:
                 continue
-            epoch, offset = position
-            try:
-                page = await self.store.since(contract_id, offset)
-            except BusUnavailable:
-                log.warning("could not re-read history of %s after reconnect", contract_id)
-                continue
-            replayed = 0
-            for data, entry_offset, kind in zip(page.events, page.offsets, page.kinds,
-                                                strict=True):
-                message = history_message(data, kind, entry_offset, epoch)
-                sessions = self._contracts.get(contract_id, {})
-                for session, sub in sessions.items():
-                    route(session, sub, message)
-                self.positions[contract_id] = (epoch, entry_offset)
-                replayed += 1
-            if replayed:
-                log.info("recovered %d missed messages of %s after reconnect", replayed,
-                         contract_id)
+            for attempt in range(20):
+                try:
+                    await self._replay_missed(contract_id)
+                    break
+                except BusUnavailable:
+                    # Redis may answer pub/sub before it answers reads: keep holding.
+                    await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                log.warning("could not re-read history of %s after reconnect; clients of it "
+                            "may have missed events", contract_id)
+            held = self._held.pop(contract_id, [])
+            for message in held:
+                self._route_contract(contract_id, message)
+        self._held.clear()
+
+    async def _replay_missed(self, contract_id: str) -> None:
+        position = self.positions.get(contract_id)
+        if position is None:
+            return
+        epoch, offset = position
+        current = await self.store.position(contract_id)
+        if current is None:
+            return
+        if current.epoch != epoch:
+            # The history was reset (expired, or Redis lost its data): everything in the
+            # new epoch is new to our subscribers.
+            epoch, offset = current.epoch, 0
+        page = await self.store.since(contract_id, offset)
+        for data, entry_offset, kind in zip(page.events, page.offsets, page.kinds, strict=True):
+            self._route_contract(contract_id, history_message(data, kind, entry_offset, epoch))
+        if page.offsets:
+            log.info("recovered %d missed messages of %s after reconnect", len(page.offsets),
+                     contract_id)
+
+    def _route_contract(self, contract_id: str, message: Outgoing) -> None:
+        if message.offset:
+            self.positions[contract_id] = (message.epoch, message.offset)
+        for session, sub in self._contracts.get(contract_id, {}).items():
+            route(session, sub, message)
 
 
 class _HistoryPeek(msgspec.Struct):

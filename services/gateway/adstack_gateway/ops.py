@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adstack_bus import Subscriber
+from adstack_bus import ChannelSubscriber
 from adstack_gateway import __version__
 from adstack_gateway import metrics as m
 from adstack_gateway.core import Gateway
@@ -35,7 +35,7 @@ from adstack_metrics import (
 class GatewayOps:
     """Samples the gateway's state into gauges and renders ``/status``."""
 
-    def __init__(self, gateway: Gateway, subscriber: Subscriber) -> None:
+    def __init__(self, gateway: Gateway, subscriber: ChannelSubscriber) -> None:
         self.gateway = gateway
         self.subscriber = subscriber
         self.redis_up = False
@@ -75,7 +75,7 @@ class GatewayOps:
             multiprocess=multiprocess_enabled()))
 
 
-def install_ops(app: Starlette, gateway: Gateway, subscriber: Subscriber) -> GatewayOps:
+def install_ops(app: Starlette, gateway: Gateway, subscriber: ChannelSubscriber) -> GatewayOps:
     """Add ``/metrics`` and ``/status`` to ``app``; refresh gauges during its lifespan."""
     ops = GatewayOps(gateway, subscriber)
     app.router.routes.extend([

@@ -17,6 +17,7 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     allowed_origins: tuple[str, ...] = ("*",)
     # Redis
     redis_url: str = "redis://localhost:6379/0"
+    redis_cluster: bool = False
     # Auth
     skip_auth: bool = False
     jwt: VerifierConfig = msgspec.field(default_factory=VerifierConfig)
@@ -83,6 +84,7 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             port=env.int("PORT", 3002, minimum=0, maximum=65535),
             allowed_origins=env.list("ALLOWED_ORIGINS", ("*",)),
             redis_url=env.str("REDIS_URL", "redis://localhost:6379/0"),
+            redis_cluster=env.bool("REDIS_CLUSTER", False),
             skip_auth=skip_auth,
             jwt=jwt,
             max_subscriptions=env.int("MAX_SUBSCRIPTIONS_PER_CLIENT", 10, minimum=1),
