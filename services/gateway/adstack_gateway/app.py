@@ -32,6 +32,7 @@ from adstack_gateway.hub import Hub
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.sio import create_sio
+from adstack_gateway.sse import sse_endpoint
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
 
@@ -190,6 +191,7 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
             WebSocketRoute("/ws", ws_endpoint),
             Route("/health", health, methods=["GET"]),
             Route("/health/live", live, methods=["GET"]),
+            Route("/sse", sse_endpoint, methods=["GET"]),
             *static_routes(),
         ],
         middleware=[Middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
