@@ -2,10 +2,8 @@
 
 Headless Debian Chromium (Playwright for Python, ``executable_path``, no download) opens the
 page the gateway serves. Everything behind it is real: valkey, the ingester, the gateway and
-the ``adstack_devnet`` process posting blocks. ``event_reverted`` is not emitted by the
-ingester yet (reorg publishing is in progress elsewhere), so the test publishes the documented
-frame itself, the way the ingester's publish script will: next offset, history entry of kind
-``r``, withdrawn ids, PUBLISH on the contract's channel.
+the ``adstack_devnet`` process posting blocks — with a fork every few blocks, so the ingester
+withdraws orphaned events (``event_reverted``) while the page watches.
 """
 
 from __future__ import annotations
@@ -37,15 +35,6 @@ CONTRACTS = list(DEFAULT_CONTRACTS.values())
 ARTIFACTS = REPO / "artifacts"
 T = 20_000  # ms: generous, the machine is shared
 
-REVERT_LUA = """
-local off = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local data = ARGV[2] .. ',"offset":' .. off .. ',"epoch":"' .. epoch .. '"}'
-redis.call('XADD', KEYS[2], 'MAXLEN', '=', ARGV[3], off .. '-0', 'k', 'r', 't', '', 'd', data)
-for i = 4, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
-redis.call('PUBLISH', ARGV[1], '{"event":"event_reverted","data":' .. data .. '}')
-return off
-"""
 
 # -- page probes (each runs in one task of the page, so it sees one consistent state) ------
 
@@ -96,27 +85,22 @@ def stored_event(r: redis.Redis, contract: str, offset: int) -> dict[str, Any]:
     return event
 
 
-def publish_revert(r: redis.Redis, contract: str, ids: list[str], block: dict[str, Any]) -> int:
-    """Publish the documented ``event_reverted`` frame with the contract's next offset."""
-    head = {"contractId": contract, "ids": ids, "blockHash": block["blockHash"],
-            "indexBlockHash": block["indexBlockHash"], "blockHeight": block["blockHeight"],
-            "reason": "reorg"}
-    script = r.register_script(REVERT_LUA)
-    offset = script(keys=[keys.meta(contract), keys.history(contract), keys.reverted(contract)],
-                    args=[keys.event_channel(contract), json.dumps(head)[:-1], 100, *ids])
-    return int(offset)
+def revert_notices(r: redis.Redis, contract: str) -> list[tuple[int, list[str]]]:
+    """(offset, withdrawn ids) of every ``event_reverted`` notice in the contract's history."""
+    return [(int(entry_id.split(b"-")[0]), json.loads(fields[b"d"])["ids"])
+            for entry_id, fields in r.xrange(keys.history(contract)) if fields[b"k"] == b"r"]
 
 
-@pytest.fixture()
-def system(clean_redis: str, log_dir: Path
-           ) -> Iterator[tuple[services.Service, services.Service]]:
+def run_system(clean_redis: str, log_dir: Path, *devnet_args: str
+               ) -> Iterator[tuple[services.Service, services.Service]]:
     """Real ingester + gateway (auth on) + the simulated devnet posting 5 blocks/s."""
     ing = services.ingester(clean_redis, log_dir).start()
     gw = services.gateway(clean_redis, log_dir).start()
     gw.wait_healthy()
     with open(log_dir / "devnet.log", "ab") as log:
         devnet = subprocess.Popen(
-            [sys.executable, "-m", "adstack_devnet", "--ingester-url", ing.http, "--rate", "5"],
+            [sys.executable, "-m", "adstack_devnet", "--ingester-url", ing.http, "--rate", "5",
+             *devnet_args],
             env=services.base_env(clean_redis), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     try:
@@ -134,6 +118,19 @@ def system(clean_redis: str, log_dir: Path
 
 
 @pytest.fixture()
+def system(clean_redis: str, log_dir: Path
+           ) -> Iterator[tuple[services.Service, services.Service]]:
+    yield from run_system(clean_redis, log_dir)
+
+
+@pytest.fixture()
+def forking_system(clean_redis: str, log_dir: Path
+                   ) -> Iterator[tuple[services.Service, services.Service]]:
+    """The same, with the devnet forking every 8 blocks (one block orphaned each time)."""
+    yield from run_system(clean_redis, log_dir, "--fork-every", "8", "--fork-depth", "1")
+
+
+@pytest.fixture()
 def gateway_only(clean_redis: str, log_dir: Path) -> Iterator[services.Service]:
     gw = services.gateway(clean_redis, log_dir).start()
     try:
@@ -143,11 +140,11 @@ def gateway_only(clean_redis: str, log_dir: Path) -> Iterator[services.Service]:
 
 
 def test_dashboard_live_stream_filter_revert_and_recovery(
-        system: tuple[services.Service, services.Service], clean_redis: str, tmp_path: Path,
+        forking_system: tuple[services.Service, services.Service], clean_redis: str, tmp_path: Path,
         token: str) -> None:
     from playwright.sync_api import expect
 
-    _ing, gw = system
+    _ing, gw = forking_system
     r = redis.Redis.from_url(clean_redis)
     # Let some history build up first: the page must load it on subscribe.
     wait_until(lambda: head_offset(r, CAMPAIGN) >= 3, what="devnet events in Redis")
@@ -199,7 +196,8 @@ def test_dashboard_live_stream_filter_revert_and_recovery(
         assert {t: c["count"] for t, c in state["counts"].items()} == state["byType"]
         assert all(c["shown"] == str(c["count"]) for c in state["counts"].values())
         total = state["total"]
-        assert total == state["rows"] > 0
+        reverted = sum(state["revertedByType"].values())  # the devnet forks as we watch
+        assert total == state["rows"] - reverted > 0
         page.wait_for_function(
             "(t) => Number(document.querySelector('#total').dataset.total) >= t + 10",
             arg=total, timeout=T)
@@ -280,34 +278,45 @@ def test_dashboard_live_stream_filter_revert_and_recovery(
             "'#events tr[data-contract$=\".promo-manager\"]')].map((tr) => +tr.dataset.offset))"
             " > n", arg=missed_up_to, timeout=T)
 
-        # 7. A reorg withdraws events: their rows are marked and the counts adjusted.
+        # 7. The devnet forks every 8 blocks: the ingester withdraws the orphaned block's
+        #    events, and their rows are marked and the counts adjusted.
+        expect(page.locator('#events tr[data-reverted="true"]').first).to_be_attached(timeout=T)
+        expect(page.locator(".toast.warn").first).to_contain_text("reverted")
         rows = page.evaluate(ROWS_JS)
-        newest_block = max(row["block"] for row in rows if row["contract"] == CAMPAIGN)
-        entries = [json.loads(fields[b"d"]) for _id, fields in
-                   r.xrange(keys.history(CAMPAIGN)) if fields[b"k"] == b"e"]
-        withdrawn = [e for e in entries if e["blockHeight"] == newest_block]
-        ids = [e["id"] for e in withdrawn]
-        revert_offset = publish_revert(r, CAMPAIGN, ids, withdrawn[0])
-        for event_id in ids:
+        notices = {c: revert_notices(r, c) for c in CONTRACTS}
+        withdrawn = {i for found in notices.values() for _off, ids in found for i in ids}
+        on_page = {row["id"]: row for row in rows}
+        marked = {i for i, row in on_page.items() if row["reverted"]}
+        assert marked, "at least one reverted row"
+        assert marked <= withdrawn, "only events the ingester withdrew are marked"
+        for event_id in marked:
             row = page.locator(f'#events tr[data-id="{event_id}"]')
-            expect(row).to_have_attribute("data-reverted", "true", timeout=T)
             expect(row.locator(".badge.reverted")).to_have_text("reverted")
             expect(row).to_have_class("reverted")
-        expect(page.locator("#total")).to_have_attribute("data-reverted", str(len(ids)))
         state = page.evaluate(CONSISTENT_JS)
         assert {t: c["count"] for t, c in state["counts"].items()} == state["byType"]
         assert {t: c["reverted"] for t, c in state["counts"].items() if c["reverted"]} == (
             state["revertedByType"])
-        expect(page.locator(".toast.warn").first).to_contain_text("reverted")
 
         # Nothing missed, nothing twice: each contract's offsets on the page have no gap
-        # (history, live, replayed after the restart; the revert notice holds one offset).
+        # (history, live, replayed after the restart). Offsets not on the page must be
+        # revert notices, or events withdrawn before the page loaded its history.
         rows = page.evaluate(ROWS_JS)
         assert len({row["id"] for row in rows}) == len(rows)
+        notices = {c: revert_notices(r, c) for c in CONTRACTS}
+        withdrawn = {i for found in notices.values() for _off, ids in found for i in ids}
         for contract in CONTRACTS:
             offsets = sorted(row["offset"] for row in rows if row["contract"] == contract)
+            if not offsets:
+                continue
+            explained = [off for off, _ids in notices[contract]]
+            explained += [int(entry_id.split(b"-")[0]) for entry_id, fields in
+                          r.xrange(keys.history(contract)) if fields[b"k"] == b"e"
+                          and json.loads(fields[b"d"])["id"] in withdrawn]
+            on_page = set(offsets)
+            offsets = sorted(on_page | {o for o in explained
+                                        if offsets[0] < o < offsets[-1] and o not in on_page})
             if contract == CAMPAIGN:
-                offsets = sorted([*offsets, revert_offset])
                 assert offsets[-1] > missed_up_to
             assert offsets == list(range(offsets[0], offsets[-1] + 1)), contract
 
