@@ -37,7 +37,7 @@ def contracts_from_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, 
 
 
 def post_block(client: httpx.Client, url: str | list[str], block: Block, *,
-               token: str | None, timeout: float = 5.0) -> int:
+               token: str | None, timeout: float = 1.0) -> int:
     """POST until an ingester answers 200; returns the number of attempts.
 
     With several URLs it behaves like a load balancer that routes by readiness: a non-200
@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="blocks in the winning branch (default: depth + 1)")
     parser.add_argument("--nakamoto", action="store_true",
                         help="epoch-3 payloads (signer fields); forks may be shorter")
+    parser.add_argument("--timeout", type=float, default=1.0,
+                        help="seconds to wait for each POST, like the node's timeout_ms "
+                        "(default 1.0); retries back off up to 3 × this")
     parser.add_argument("--token", default=os.environ.get("OBSERVER_TOKEN"),
                         help="bearer token for the ingester (OBSERVER_TOKEN)")
     parser.add_argument("--log-file", help="append one JSON line per posted block here")
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 blocks = [chain.next_block()]
             for block in blocks:
-                post_block(client, urls, block, token=args.token)
+                post_block(client, urls, block, token=args.token, timeout=args.timeout)
                 posted += 1
                 if sink is not None:
                     sink.write(json.dumps({"height": block.height,

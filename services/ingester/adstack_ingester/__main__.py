@@ -28,7 +28,7 @@ environment:
   CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry
   EVENT_TYPE_OVERRIDES <contract|*>:<type>=<new type>, comma-separated
   REORG_WINDOW         recent blocks kept for reorgs (default 256)
-  LEADER_LEASE_MS      leader lease (default 3000); INGESTER_ID this replica's id
+  LEADER_LEASE_MS      leader lease (default 2000); INGESTER_ID this replica's id
   LOG_LEVEL, LOG_JSON, NODE_ENV
 """
 

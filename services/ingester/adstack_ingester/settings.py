@@ -58,7 +58,7 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     chainhook_auth_header: str | None = None
     # Reorgs and leadership
     reorg_window: int = 256
-    lease_ttl_ms: int = 3000
+    lease_ttl_ms: int = 2000
     instance_id: str = ""
     # Process
     environment: str = "development"
@@ -110,7 +110,7 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             hiro_backfill_max=env.int("HIRO_BACKFILL_MAX_BLOCKS", 1000, minimum=1),
             chainhook_auth_header=env.opt_str("CHAINHOOK_AUTH_HEADER"),
             reorg_window=env.int("REORG_WINDOW", 256, minimum=8, maximum=100_000),
-            lease_ttl_ms=env.int("LEADER_LEASE_MS", 3000, minimum=300, maximum=60_000),
+            lease_ttl_ms=env.int("LEADER_LEASE_MS", 2000, minimum=300, maximum=60_000),
             instance_id=env.str("INGESTER_ID", "") or f"{socket.gethostname()}:{os.getpid()}",
             environment=environment,
             log_level=env.str("LOG_LEVEL", "INFO"),
