@@ -16,8 +16,15 @@ from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable, NotLeader
 from adstack_events import ContractEvent, EventReverted, encode_event_head
 
-_PUBLISH_LUA = resources.files("adstack_bus").joinpath("publish.lua").read_text()
-_REVERT_LUA = resources.files("adstack_bus").joinpath("revert.lua").read_text()
+
+def _script(name: str) -> str:
+    """A Lua script with the shared fencing prelude (``fence.lua``) in front."""
+    package = resources.files("adstack_bus")
+    return package.joinpath("fence.lua").read_text() + package.joinpath(name).read_text()
+
+
+_PUBLISH_LUA = _script("publish.lua")
+_REVERT_LUA = _script("revert.lua")
 _notice_encoder = msgspec.json.Encoder()
 
 

@@ -15,22 +15,9 @@
 -- ARGV[9+i] id i (hex, safe to quote as is)
 -- Returns {offset, withdrawn count}; {0, 0} when nothing was published; NOTLEADER error.
 local meta, hist, stats, rev = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
--- Fencing. '<n>': KEYS[5] is the leader's token and must equal n. 'h<n>' (Redis Cluster):
--- KEYS[5] is this contract's high-water mark; refuse a lower token, else raise it to n.
-local token = ARGV[8]
-if token ~= '-' then
-  local current = redis.call('GET', KEYS[5])
-  if string.sub(token, 1, 1) == 'h' then
-    local mine = tonumber(string.sub(token, 2))
-    if current and tonumber(current) > mine then
-      return redis.error_reply('NOTLEADER fencing token ' .. mine .. ' is stale')
-    end
-    if current ~= tostring(mine) then
-      redis.call('SET', KEYS[5], mine)
-    end
-  elseif current ~= token then
-    return redis.error_reply('NOTLEADER fencing token ' .. token .. ' is stale')
-  end
+local refused = check_fence(KEYS[5], ARGV[8])  -- fence.lua
+if refused then
+  return refused
 end
 local n = #KEYS - 5
 local ids = {}
