@@ -59,7 +59,7 @@ def test_workers_are_aggregated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                     "source=observer,type=campaign_created")] == 6
     assert samples[("adstack_relay_latency_seconds_count", "")] == 2
     assert samples[("adstack_relay_latency_seconds_bucket", "le=0.0025")] == 2
-    assert samples[("adstack_disconnects_total", "reason=slow")] == 2
+    assert samples[("adstack_disconnects_total", "reason=slow,transport=native")] == 2
     assert samples[("adstack_connected_clients", "")] == 5  # livesum
     assert samples[("adstack_active_subscriptions", "")] == 10
     assert samples[("adstack_redis_up", "")] == 0  # livemin: one worker lost Redis

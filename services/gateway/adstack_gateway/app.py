@@ -34,6 +34,7 @@ from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.sio import create_sio
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
+from adstack_metrics import record_redis_reconnect
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +120,19 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     gateway = Gateway(settings, store, hub, verifier, backfill)
     subscriber: ChannelSubscriber
     bus_redis = None
+
+    async def reconnected(channels: frozenset[str]) -> None:
+        record_redis_reconnect()
+        await hub.reposition(channels)
+
     if settings.redis_cluster:
-        subscriber = ClusterSubscriber(redis, hub.deliver, on_reconnect=hub.reposition,
+        subscriber = ClusterSubscriber(redis, hub.deliver, on_reconnect=reconnected,
                                        on_disconnect=hub.bus_lost)
     else:
         # Its own client without retries: a lost pub/sub connection must surface, so the
         # hub re-reads what was missed (a silently retried one would hide the gap).
         bus_redis = create_redis(settings.redis_url, retries=False)
-        subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=hub.reposition,
+        subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=reconnected,
                                 on_disconnect=hub.bus_lost)
     hub.bind(subscriber)
     sio = create_sio(gateway)
