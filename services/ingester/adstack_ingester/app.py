@@ -420,7 +420,6 @@ def create_app(settings: IngesterSettings) -> Starlette:
             m.observe_redis(False)
             return error(503, Code.REDIS_UNAVAILABLE, "event store unavailable; retry")
         m.record_request("ok")
-        m.observe_redis(True)
         extra = result if isinstance(result, dict) else {}
         return JSONResponse({"result": "ok", **extra})
 

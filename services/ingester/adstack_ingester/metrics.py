@@ -129,8 +129,9 @@ def observe_redis(up: bool) -> None:
     """Redis answered (``up``) or failed: set ``adstack_redis_up``.
 
     The first success after a failure counts as a reconnect (the ingester's command client
-    reconnects by itself; this is where the process sees that it did). Fed by the health
-    probe and by every observer request.
+    reconnects by itself; this is where the process sees that it did). Successes come from
+    the Redis probe (every few seconds and on each scrape); failures also from observer
+    requests that Redis refused.
     """
     global _redis_up
     set_redis_up(up)
