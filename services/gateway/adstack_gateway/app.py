@@ -94,7 +94,8 @@ class _DrainOnSigterm:
             self._stop_now(sig, frame)
 
     def _start(self) -> None:
-        self.task = asyncio.ensure_future(self._drain())
+        if self.task is None:  # two signals may arrive before the loop runs this
+            self.task = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         try:
