@@ -172,6 +172,7 @@ def test_health_flips_to_503_while_redis_is_down(log_dir: Path) -> None:
             for service in (ingester, gateway):
                 service.wait_healthy()
                 assert sample(scrape(service), "adstack_redis_up") == 1
+            before = {service.module: scrape(service) for service in (ingester, gateway)}
             redis.kill()
             for service in (ingester, gateway):
                 wait_until(lambda s=service: status_code(f"{s.http}/health") == 503,
@@ -180,11 +181,26 @@ def test_health_flips_to_503_while_redis_is_down(log_dir: Path) -> None:
                 assert sample(scrape(service), "adstack_redis_up") == 0
                 status = httpx.get(f"{service.http}/status", timeout=10).json()
                 assert status["dependencies"]["redis"]["state"] == "down"
+            # The leader cannot renew its lease: it steps down before the lease could expire.
+            wait_until(lambda: sample(scrape(ingester), "adstack_leader") == 0,
+                       what="the ingester to step down")
             redis.start()
             for service in (ingester, gateway):
                 wait_until(lambda s=service: status_code(f"{s.http}/health") == 200,
                            timeout=30, what=f"{service.module} /health to recover")
                 assert sample(scrape(service), "adstack_redis_up") == 1
+            # One outage: one reconnect each (the gateway's pub/sub connection; the
+            # ingester's first good probe after failed ones), one step-down, one election.
+            for service in (ingester, gateway):
+                after = scrape(service)
+                assert (sample(after, "adstack_redis_reconnects_total")
+                        - sample(before[service.module], "adstack_redis_reconnects_total")
+                        == 1), service.module
+            after = scrape(ingester)
+            for role in ("follower", "leader"):
+                key = ("adstack_leader_transitions_total", frozenset({("role", role)}))
+                assert after[key] - before[ingester.module].get(key, 0.0) == 1, role
+            assert sample(after, "adstack_leader") == 1
         finally:
             gateway.stop()
             ingester.stop()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -18,12 +19,14 @@ TEST_SECRET = "test-secret-for-hs256-needs-32-bytes!"
 
 
 class Service:
-    """One service subprocess (``python -m <module>``) on a free port."""
+    """One service subprocess (``python -m <module> [args]``) on a free port."""
 
-    def __init__(self, module: str, port: int, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, module: str, port: int, env: dict[str, str], log_dir: Path,
+                 args: Sequence[str] = ()) -> None:
         self.module = module
         self.port = port
         self.env = env
+        self.args = tuple(args)
         self.log_path = log_dir / f"{module}-{port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -37,7 +40,8 @@ class Service:
 
     def start(self, *, wait: bool = True, timeout: float = 20.0) -> Service:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module], env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args],
+                                     env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         log.close()
@@ -120,8 +124,9 @@ def ingester(redis_url: str, log_dir: Path, **extra: str) -> Service:
                    base_env(redis_url, INGESTER_PORT=str(port), **extra), log_dir)
 
 
-def gateway(redis_url: str, log_dir: Path, **extra: str) -> Service:
+def gateway(redis_url: str, log_dir: Path, *, args: Sequence[str] = (),
+            **extra: str) -> Service:
     port = free_port()
     env = {"JWT_SECRET": TEST_SECRET, **extra}
     return Service("adstack_gateway", port, base_env(redis_url, PORT=str(port), **env),
-                   log_dir)
+                   log_dir, args)

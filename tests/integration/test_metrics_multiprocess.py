@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
-from adstack_metrics import metrics_body
+from adstack_metrics import metrics_body, prepare_multiprocess_dir, sweep_dead_workers
 from tests.helpers.paths import REPO
 
 WORKER = textwrap.dedent("""
@@ -59,7 +59,7 @@ def test_workers_are_aggregated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                     "source=observer,type=campaign_created")] == 6
     assert samples[("adstack_relay_latency_seconds_count", "")] == 2
     assert samples[("adstack_relay_latency_seconds_bucket", "le=0.0025")] == 2
-    assert samples[("adstack_disconnects_total", "reason=slow")] == 2
+    assert samples[("adstack_disconnects_total", "reason=slow,transport=native")] == 2
     assert samples[("adstack_connected_clients", "")] == 5  # livesum
     assert samples[("adstack_active_subscriptions", "")] == 10
     assert samples[("adstack_redis_up", "")] == 0  # livemin: one worker lost Redis
@@ -73,3 +73,40 @@ def test_workers_are_aggregated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert samples[("adstack_redis_up", "")] == 1
     assert samples[("adstack_events_delivered_total",
                     "source=observer,type=campaign_created")] == 6, "counters are kept"
+
+
+def test_sweep_drops_only_dead_workers_live_gauges(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    first = run_worker(tmp_path, connections=2, uptime=10)
+    second = run_worker(tmp_path, connections=3, uptime=10)
+    assert sweep_dead_workers(tmp_path, {first, second}) == []
+    assert scrape(tmp_path, monkeypatch)[("adstack_connected_clients", "")] == 5
+    # The supervisor reports the workers now running: `first` was replaced.
+    assert sweep_dead_workers(tmp_path, {second, 999_999_999}) == [first]
+    samples = scrape(tmp_path, monkeypatch)
+    assert samples[("adstack_connected_clients", "")] == 3
+    assert samples[("adstack_relay_latency_seconds_count", "")] == 2, "histograms are kept"
+    assert sweep_dead_workers(tmp_path, set()) == [second]
+    assert not list(tmp_path.glob("gauge_live*.db"))
+    assert list(tmp_path.glob("counter_*.db")), "counter files stay"
+
+
+def test_prepare_creates_or_empties_the_directory(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    created, made = prepare_multiprocess_dir(environ)
+    try:
+        assert made and created.is_dir() and environ["PROMETHEUS_MULTIPROC_DIR"] == str(created)
+        assert not any(created.iterdir())
+    finally:
+        created.rmdir()
+    run_worker(tmp_path, connections=1, uptime=1)
+    (tmp_path / "notes.txt").write_text("not ours")
+    assert list(tmp_path.glob("*.db"))
+    environ = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    assert prepare_multiprocess_dir(environ) == (tmp_path, False)
+    assert not list(tmp_path.glob("*.db")), "an earlier run's samples are gone"
+    assert (tmp_path / "notes.txt").exists()
+    nested = tmp_path / "a" / "b"
+    assert prepare_multiprocess_dir({"PROMETHEUS_MULTIPROC_DIR": str(nested)}) == (nested,
+                                                                                    False)
+    assert nested.is_dir()

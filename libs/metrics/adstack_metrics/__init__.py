@@ -4,6 +4,7 @@
 - :mod:`adstack_metrics.process`: uptime, memory, build info, Redis health; the sampler.
 - :mod:`adstack_metrics.labels`: keeping label values low-cardinality.
 - :func:`exposed_names`: which sample names a registry exposes (for dashboard checks).
+- :mod:`adstack_metrics.workers`: the multiprocess directory for ``--workers N``.
 """
 
 from adstack_metrics.exposition import metrics_body
@@ -16,6 +17,7 @@ from adstack_metrics.process import (
     record_redis_reconnect,
     set_redis_up,
 )
+from adstack_metrics.workers import prepare_multiprocess_dir, sweep_dead_workers
 
 __all__ = [
     "OTHER",
@@ -27,6 +29,8 @@ __all__ = [
     "memory_usage",
     "metrics_body",
     "multiprocess_enabled",
+    "prepare_multiprocess_dir",
     "record_redis_reconnect",
     "set_redis_up",
+    "sweep_dead_workers",
 ]

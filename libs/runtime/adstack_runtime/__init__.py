@@ -8,7 +8,7 @@ from adstack_runtime.context import (
     reset_log_context,
 )
 from adstack_runtime.logs import JsonFormatter, ReadableFormatter, setup_logging
-from adstack_runtime.serve import serve_app
+from adstack_runtime.serve import serve_app, serve_workers
 
 __all__ = [
     "JsonFormatter",
@@ -19,5 +19,6 @@ __all__ = [
     "log_fields",
     "reset_log_context",
     "serve_app",
+    "serve_workers",
     "setup_logging",
 ]

@@ -1,18 +1,29 @@
-"""Run an ASGI app on uvicorn with our defaults (no per-message deflate, sans-I/O websockets)."""
+"""Run an ASGI app on uvicorn with our defaults (no per-message deflate, sans-I/O websockets).
+
+:func:`serve_app` runs one process; :func:`serve_workers` runs N worker processes that
+share one listening socket (uvicorn's multiprocess supervisor), each building its own app
+from an import string.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+log = logging.getLogger(__name__)
+
+WorkersChanged = Callable[[set[int]], None]
+"""Called in the supervisor with the pids of the workers now running (empty at the end)."""
 
 
-def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
-              ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
-              ws_ping_timeout: float | None = 20.0,
-              timeout_graceful_shutdown: int | None = None) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM. Blocks."""
-    config = uvicorn.Config(
+def _config(app: Any, *, host: str, port: int, log_level: str, ws_max_size: int,
+            ws_ping_interval: float | None, ws_ping_timeout: float | None,
+            timeout_graceful_shutdown: int | None, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -26,5 +37,84 @@ def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
         lifespan="on",
         timeout_graceful_shutdown=timeout_graceful_shutdown,
         log_config=None,
+        **extra,
     )
+
+
+def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
+              ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
+              ws_ping_timeout: float | None = 20.0,
+              timeout_graceful_shutdown: int | None = None) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM. Blocks."""
+    config = _config(app, host=host, port=port, log_level=log_level, ws_max_size=ws_max_size,
+                     ws_ping_interval=ws_ping_interval, ws_ping_timeout=ws_ping_timeout,
+                     timeout_graceful_shutdown=timeout_graceful_shutdown)
     uvicorn.Server(config).run()
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, telling ``on_change`` whenever the set of workers changes
+    (a worker died and was replaced, or SIGHUP / SIGTTIN / SIGTTOU changed them)."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[Any],
+                 on_change: WorkersChanged | None) -> None:
+        super().__init__(config, sockets=sockets)
+        self.on_change = on_change
+        self._known: set[int] = set()
+
+    def pids(self) -> set[int]:
+        return {p.pid for p in self.processes if p.pid is not None}
+
+    def _report(self) -> None:
+        pids = self.pids()
+        if pids != self._known:
+            self._known = pids
+            if self.on_change is not None:
+                try:
+                    self.on_change(pids)
+                except Exception:
+                    log.exception("worker change handler failed")
+
+    def init_processes(self) -> None:
+        super().init_processes()
+        self._report()
+
+    def handle_signals(self) -> None:
+        super().handle_signals()
+        self._report()
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        self._report()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self._known = set()
+            if self.on_change is not None:
+                self.on_change(set())
+
+
+def serve_workers(factory: str, workers: int, *, host: str, port: int,
+                  log_level: str = "info", ws_max_size: int = 64 * 1024,
+                  ws_ping_interval: float | None = 20.0, ws_ping_timeout: float | None = 20.0,
+                  timeout_graceful_shutdown: int | None = None,
+                  on_workers: WorkersChanged | None = None) -> None:
+    """Serve ``workers`` processes on one socket until SIGINT/SIGTERM. Blocks.
+
+    ``factory`` is an import string (``package.module:function``) that each worker calls,
+    without arguments, to build its app: settings travel in the environment. A worker that
+    dies is replaced. SIGTERM is passed on to every worker, and this returns once all of
+    them have exited.
+    """
+    config = _config(factory, host=host, port=port, log_level=log_level,
+                     ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
+                     ws_ping_timeout=ws_ping_timeout,
+                     timeout_graceful_shutdown=timeout_graceful_shutdown, factory=True,
+                     workers=workers)
+    sock = config.bind_socket()
+    try:
+        _Supervisor(config, [sock], on_workers).run()
+    finally:
+        sock.close()

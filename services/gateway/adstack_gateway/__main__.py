@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import shutil
 import sys
 
 from adstack_config import ConfigError
 from adstack_gateway.settings import GatewaySettings
-from adstack_runtime import serve_app, setup_logging
+from adstack_runtime import serve_app, serve_workers, setup_logging
+
+log = logging.getLogger("adstack_gateway")
+
+FACTORY = "adstack_gateway.app:create_app_from_env"
+"""What each worker of ``--workers N`` calls to build its app (settings come from the
+environment, which the workers inherit)."""
 
 ENV_HELP = """\
 environment:
@@ -39,6 +47,8 @@ environment:
   OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
   WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
   DRAIN_SECONDS                 SIGTERM drain window (default 10)
+  GATEWAY_WORKERS, WEB_CONCURRENCY  processes sharing the port, like --workers (default 1)
+  PROMETHEUS_MULTIPROC_DIR      metrics directory with --workers (default: a temporary one)
   NODE_ENV, LOG_LEVEL, LOG_JSON
 """
 
@@ -55,20 +65,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="listen port (overrides PORT)")
     parser.add_argument("--host", help="bind address (overrides HOST)")
     parser.add_argument("--redis-url", help="Redis URL (overrides REDIS_URL)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="run N gateway processes sharing the port, each an independent "
+                        "replica (overrides GATEWAY_WORKERS / WEB_CONCURRENCY)")
     args = parser.parse_args(argv)
-    environ = dict(os.environ)
+    overrides: dict[str, str] = {}
     if args.port is not None:
-        environ["PORT"] = str(args.port)
+        overrides["PORT"] = str(args.port)
     if args.host:
-        environ["HOST"] = args.host
+        overrides["HOST"] = args.host
     if args.redis_url:
-        environ["REDIS_URL"] = args.redis_url
+        overrides["REDIS_URL"] = args.redis_url
+    if args.workers is not None:
+        overrides["GATEWAY_WORKERS"] = str(args.workers)
     try:
-        settings = GatewaySettings.from_env(environ)
+        settings = GatewaySettings.from_env({**os.environ, **overrides})
     except ConfigError as exc:
         print(f"adstack-gateway: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     setup_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
+    if settings.workers > 1:
+        os.environ.update(overrides)  # the workers read their settings from it
+        run_workers(settings)
+        return
     from adstack_gateway.app import create_app
 
     try:
@@ -81,6 +100,44 @@ def main(argv: list[str] | None = None) -> None:
               ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
               timeout_graceful_shutdown=1)
+
+
+def run_workers(settings: GatewaySettings) -> None:
+    """Serve with ``settings.workers`` processes on one port (blocks until they exit).
+
+    Metrics go to ``PROMETHEUS_MULTIPROC_DIR`` (a temporary directory unless set; emptied at
+    start), so any worker's ``/metrics`` covers them all; a worker that exits stops counting
+    in the live gauges. SIGTERM reaches every worker, and each drains its own clients.
+    """
+    from adstack_auth import TokenVerifier
+    from adstack_metrics import prepare_multiprocess_dir, sweep_dead_workers
+
+    if not settings.skip_auth:
+        try:
+            TokenVerifier(settings.jwt)  # fail here, once, rather than in every worker
+        except (ValueError, OSError) as exc:
+            print(f"adstack-gateway: JWT configuration: {exc}", file=sys.stderr)
+            raise SystemExit(2) from exc
+    os.environ["GATEWAY_WORKERS"] = str(settings.workers)
+    directory, created = prepare_multiprocess_dir(os.environ)
+    log.info("starting %d gateway workers on port %d (metrics in %s)", settings.workers,
+             settings.port, directory)
+
+    def workers_changed(pids: set[int]) -> None:
+        swept = sweep_dead_workers(directory, pids)
+        if swept:
+            log.info("workers %s exited; their live gauges are dropped",
+                     ",".join(map(str, swept)))
+
+    try:
+        serve_workers(FACTORY, settings.workers, host=settings.host, port=settings.port,
+                      log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
+                      ws_ping_interval=settings.ping_interval,
+                      ws_ping_timeout=settings.ping_timeout, timeout_graceful_shutdown=1,
+                      on_workers=workers_changed)
+    finally:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

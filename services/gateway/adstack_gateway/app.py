@@ -35,6 +35,8 @@ from adstack_gateway.sio import create_sio
 from adstack_gateway.sse import sse_endpoint
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
+from adstack_metrics import record_redis_reconnect
+from adstack_runtime import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,16 @@ class _DrainOnSigterm:
     uvicorn's own handler would close every WebSocket with 1012 right away, so while the
     app runs, SIGTERM first goes here: readiness turns 503, clients are closed with 4000
     over ``DRAIN_SECONDS``, then uvicorn's handler is called to finish the shutdown.
+
+    A worker of ``--workers N`` (``repeat_stops=False``) ignores a second SIGTERM: it gets
+    one from the supervisor and often another sent to the whole process group (``kill`` of
+    the group, systemd, a terminal), and must drain all the same. SIGINT still stops it.
     """
 
-    def __init__(self, gateway: Gateway, window: float) -> None:
+    def __init__(self, gateway: Gateway, window: float, *, repeat_stops: bool = True) -> None:
         self.gateway = gateway
         self.window = window
+        self.repeat_stops = repeat_stops
         self.previous: SignalHandler = None
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -84,11 +91,12 @@ class _DrainOnSigterm:
         assert self.loop is not None, "installed from a running loop"
         if self.task is None:
             self.loop.call_soon_threadsafe(self._start)
-        else:
+        elif self.repeat_stops:
             self._stop_now(sig, frame)
 
     def _start(self) -> None:
-        self.task = asyncio.ensure_future(self._drain())
+        if self.task is None:  # two signals may arrive before the loop runs this
+            self.task = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         try:
@@ -120,18 +128,24 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     gateway = Gateway(settings, store, hub, verifier, backfill)
     subscriber: ChannelSubscriber
     bus_redis = None
+
+    async def reconnected(channels: frozenset[str]) -> None:
+        record_redis_reconnect()
+        await hub.reposition(channels)
+
     if settings.redis_cluster:
-        subscriber = ClusterSubscriber(redis, hub.deliver, on_reconnect=hub.reposition,
+        subscriber = ClusterSubscriber(redis, hub.deliver, on_reconnect=reconnected,
                                        on_disconnect=hub.bus_lost)
     else:
         # Its own client without retries: a lost pub/sub connection must surface, so the
         # hub re-reads what was missed (a silently retried one would hide the gap).
         bus_redis = create_redis(settings.redis_url, retries=False)
-        subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=hub.reposition,
+        subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=reconnected,
                                 on_disconnect=hub.bus_lost)
     hub.bind(subscriber)
     sio = create_sio(gateway)
-    sigterm = _DrainOnSigterm(gateway, settings.drain_seconds)
+    sigterm = _DrainOnSigterm(gateway, settings.drain_seconds,
+                              repeat_stops=settings.workers <= 1)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -202,3 +216,15 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     # /metrics and /status go on the Starlette app before Socket.IO wraps it.
     install_ops(starlette, gateway, subscriber)
     return GatewayApp(gateway, starlette, sio)
+
+
+def create_app_from_env() -> GatewayApp:
+    """The app of one ``--workers N`` worker: settings and logging from the environment.
+
+    uvicorn calls this in every worker process (``adstack_gateway.app:create_app_from_env``
+    with ``factory=True``); the supervisor validated the same settings before.
+    """
+    settings = GatewaySettings.from_env()
+    setup_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
+    log.info("worker %d starting", os.getpid())
+    return create_app(settings)

@@ -19,6 +19,7 @@ import httpx
 import msgspec
 
 from adstack_events import ContractEvent
+from adstack_gateway import metrics as m
 from adstack_gateway.restmap import (
     REST_MAX_LIMIT,
     BlockInfo,
@@ -77,10 +78,13 @@ class RestHistory:
         except (httpx.HTTPError, msgspec.DecodeError, msgspec.ValidationError,
                 TimeoutError) as exc:
             self.failures += 1
+            m.record_backfill("failed")
             log.warning("history backfill of %s failed: %s", contract_id,
                         type(exc).__name__)
             return recent, 0
-        return merge_history(recent, older, limit)
+        merged, added = merge_history(recent, older, limit)
+        m.record_backfill("ok", added)
+        return merged, added
 
     async def events(self, contract_id: str, count: int) -> list[ContractEvent]:
         """The contract's ``count`` newest canonical print events, newest first."""

@@ -20,6 +20,7 @@ import msgspec
 
 from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
 from adstack_bus import BusUnavailable, Store
+from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.hub import Hub, history_message, route
 from adstack_gateway.limits import (
@@ -123,10 +124,12 @@ class Gateway:
         if self.draining:
             raise Refused(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
         if not origin_allowed(origin, self.settings.allowed_origins):
+            m.record_auth_failure("forbidden_origin")
             raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
         try:
             return await self.authenticate(token)
         except AuthError as exc:
+            m.record_auth_failure(exc.reason)
             raise Refused(CloseCode.POLICY_VIOLATION, f"auth failed: {exc.message}") from exc
 
     def new_session(self, claims: Claims, transport: Transport, *, remote: str,
@@ -140,6 +143,7 @@ class Gateway:
         """
         settings = self.settings
         if not self.connections.try_add(remote):
+            m.record_rate_limited("connections_per_ip")
             raise Refused(CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your IP")
         session = Session(
             new_session_id(), claims, transport, outbox_max_bytes=settings.outbox_max_bytes,
@@ -153,6 +157,7 @@ class Gateway:
     def open(self, session: Session) -> None:
         """Start the session: its writer, its token-expiry timer, the ``connected`` frame."""
         bind_log_context(conn=session.id)  # for the rest of this connection's task
+        m.record_connection(m.transport_of(session.kind))
         session.start()
         if self.verifier is not None:
             session.expire_in(expiry_delay(session.claims.expires_at,
@@ -176,6 +181,7 @@ class Gateway:
         if session.registered:
             session.registered = False
             self.connections.remove(session.remote)
+            m.record_disconnect(session.close_code, m.transport_of(session.kind))
         self.sessions.discard(session)
         if self._emptied is not None and not self.sessions:
             self._emptied.set()
@@ -189,6 +195,7 @@ class Gateway:
         server's own shutdown).
         """
         self.draining = True
+        m.set_draining(True)
         self._emptied = asyncio.Event()
         if not self.sessions:
             self._emptied.set()
@@ -217,6 +224,7 @@ class Gateway:
         call.session.offer(message)
 
     def _error(self, call: _Call, code: ErrorCode, message: str) -> None:
+        m.record_protocol_error(code)
         self._reply(call, ServerEvent.ERROR, {"message": message, "code": code.value})
 
     def _admit(self, call: _Call) -> bool:
@@ -227,6 +235,7 @@ class Gateway:
         verdict = session.limiter.check(time.monotonic())
         if verdict is Verdict.ALLOW:
             return True
+        m.record_rate_limited("commands")
         if verdict is Verdict.CLOSE:
             log.info("session %s closed: kept exceeding the rate limit", session.id)
             session.close_soon(CloseCode.RATE_LIMITED, "rate limit exceeded")
@@ -252,6 +261,7 @@ class Gateway:
         Returns the reply (for a Socket.IO acknowledgement), or None if the connection
         is being closed instead.
         """
+        m.record_command(event)
         call = _Call(session, request_id)
         if not self._admit(call):
             return call.reply
@@ -299,7 +309,9 @@ class Gateway:
         recovered: bool | None = None
         replay: list[Outgoing] = []
         if cmd.since is not None:
-            recovered, replay = await self._recover(contract, cmd, sub, confirmed)
+            outcome, replay = await self._recover(contract, cmd, sub, confirmed)
+            m.record_recovery(outcome)
+            recovered = outcome == "recovered"
         else:
             position = await self._position(contract)
             if position is not None:
@@ -319,34 +331,41 @@ class Gateway:
         return None if position is None else (position.epoch, position.offset)
 
     async def _recover(self, contract: str, cmd: Subscribe, sub: Subscription,
-                       confirmed: bool) -> tuple[bool, list[Outgoing]]:
-        """Read what the client missed since ``cmd.since``; all of it, or say it cannot."""
+                       confirmed: bool) -> tuple[str, list[Outgoing]]:
+        """Read what the client missed since ``cmd.since``; all of it, or say it cannot.
+
+        Returns the outcome (``recovered``, or why not: see
+        :data:`adstack_gateway.metrics.RECOVERY_OUTCOMES`) and the messages to replay.
+        """
         since = cmd.since
         assert since is not None, "only called for a subscribe with since"
+        unconfirmed = "not_confirmed"
         try:
             position = await self.store.position(contract)
             if position is None:
                 # No history at all: nothing was published in this epoch we can replay.
                 sub.epoch, sub.last_offset = since.epoch, since.offset
-                return (confirmed and since.offset == 0), []
+                if since.offset != 0:
+                    return "history_gap", []
+                return ("recovered" if confirmed else unconfirmed), []
             sub.epoch = position.epoch
             if position.epoch != since.epoch or since.offset > position.offset:
                 sub.last_offset = position.offset
-                return False, []
+                return ("epoch_changed" if position.epoch != since.epoch else "ahead"), []
             sub.last_offset = since.offset
             if since.offset == position.offset:
-                return confirmed, []
+                return ("recovered" if confirmed else unconfirmed), []
             page = await self.store.since(contract, since.offset)
         except BusUnavailable:
-            return False, []
+            return "unavailable", []
         if not page.offsets or page.offsets[0] != since.offset + 1:
             # History no longer covers the gap: never a silent partial replay.
             sub.last_offset = position.offset
-            return False, []
+            return "history_gap", []
         replay = [history_message(data, kind, offset, position.epoch)
                   for data, offset, kind in zip(page.events, page.offsets, page.kinds,
                                                 strict=True)]
-        return confirmed, replay
+        return ("recovered" if confirmed else unconfirmed), replay
 
     def _subscribed_body(self, contract: str, cmd: Subscribe, sub: Subscription,
                          recovered: bool | None) -> dict[str, Any]:
@@ -415,8 +434,10 @@ class Gateway:
         try:
             claims = await self.authenticate(cmd.token)
         except AuthError as exc:
+            m.record_auth_failure(exc.reason)
             raise ProtocolError(ErrorCode.INVALID_TOKEN, exc.message) from exc
         if claims.user_id != session.claims.user_id:
+            m.record_auth_failure("wrong_user")
             raise ProtocolError(ErrorCode.INVALID_TOKEN, "token is for another user")
         session.claims = claims
         session.expire_in(expiry_delay(claims.expires_at, self.settings.jwt.leeway,

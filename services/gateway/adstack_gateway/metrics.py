@@ -23,10 +23,13 @@ RELAY_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 """Publish (``publishedAt``) → frame written to the client, 0.5 ms … 2.5 s."""
 
 TRANSPORTS = ("native", "socketio")
+_TRANSPORT_OF_KIND = {"ws": "native", "sio": "socketio"}
 AUTH_REASONS = ("missing", "malformed", "too_large", "bad_signature", "expired",
                 "not_yet_valid", "bad_issuer", "bad_audience", "bad_algorithm",
-                "missing_claim", "unknown_key", "forbidden_origin")
-"""``adstack_auth.AuthError.reason`` values, plus a refused ``Origin``."""
+                "missing_claim", "unknown_key", "keys_unavailable", "forbidden_origin",
+                "wrong_user")
+"""``adstack_auth.AuthError.reason`` values, a refused ``Origin``, and a ``refresh`` token
+for another user."""
 RATE_LIMITS = ("commands", "connections_per_ip")
 RECOVERY_OUTCOMES = ("recovered", "epoch_changed", "ahead", "history_gap", "unavailable",
                      "not_confirmed")
@@ -34,6 +37,7 @@ RECOVERY_OUTCOMES = ("recovered", "epoch_changed", "ahead", "history_gap", "unav
 replayed), or why not — the epoch changed, the client claimed an offset ahead of ours,
 history no longer covers the gap, Redis failed, or the channel subscription was not
 confirmed."""
+BACKFILL_OUTCOMES = ("ok", "failed")
 FEEDS = ("block", "transaction")
 DISCONNECT_REASONS = (*(code.name.lower() for code in CloseCode), "client")
 """``CloseCode`` names (``slow``, ``shutdown``, …) for server-initiated closes, and
@@ -52,8 +56,9 @@ REDIS_CHANNELS = Gauge("adstack_redis_channels",
                        "Contract channels this gateway is subscribed to in Redis.",
                        multiprocess_mode="livesum")
 CONNECTIONS = Counter("adstack_connections", "Client connections accepted.", ["transport"])
-DISCONNECTS = Counter("adstack_disconnects", "Client connections closed, by reason.",
-                      ["reason"])
+DISCONNECTS = Counter("adstack_disconnects",
+                      "Client connections closed, by transport and reason.",
+                      ["transport", "reason"])
 COMMANDS = Counter("adstack_commands", "Client commands received, by command.", ["command"])
 PROTOCOL_ERRORS = Counter("adstack_protocol_errors",
                           "error frames sent to clients, by error code.", ["code"])
@@ -76,6 +81,13 @@ RECOVERIES = Counter("adstack_recoveries", "subscribe with since: outcome of the
                      ["outcome"])
 BUS_MALFORMED = Counter("adstack_bus_malformed_messages",
                         "Messages from Redis that were not valid frames (dropped).")
+BACKFILLS = Counter("adstack_backfills",
+                    "getHistory answers completed from the Stacks API, by outcome (a failed "
+                    "backfill leaves the Redis history as it is).", ["outcome"])
+BACKFILLED_EVENTS = Counter("adstack_backfilled_events",
+                            "Events added to getHistory answers from the Stacks API.")
+DRAINING = Gauge("adstack_draining", "1 while this gateway drains (after SIGTERM), else 0.",
+                 multiprocess_mode="livemax")
 
 
 def set_live_counts(connections: int, subscriptions: int, channels: int) -> None:
@@ -83,6 +95,12 @@ def set_live_counts(connections: int, subscriptions: int, channels: int) -> None
     CONNECTED_CLIENTS.set(connections)
     ACTIVE_SUBSCRIPTIONS.set(subscriptions)
     REDIS_CHANNELS.set(channels)
+
+
+def transport_of(kind: str) -> str:
+    """The ``transport`` label of a session kind (``ws`` → ``native``, ``sio`` →
+    ``socketio``)."""
+    return _TRANSPORT_OF_KIND.get(kind, kind)
 
 
 def record_connection(transport: str = "native") -> None:
@@ -99,9 +117,10 @@ def disconnect_reason(close_code: int | None) -> str:
         return "other"
 
 
-def record_disconnect(close_code: int | None) -> None:
+def record_disconnect(close_code: int | None, transport: str = "native") -> None:
     """A connection ended; ``close_code`` is the server's close code, None if the client left."""
-    DISCONNECTS.labels(reason=disconnect_reason(close_code)).inc()
+    DISCONNECTS.labels(transport=choose(transport, TRANSPORTS),
+                       reason=disconnect_reason(close_code)).inc()
 
 
 def record_command(command: str) -> None:
@@ -165,3 +184,14 @@ def record_recovery(outcome: str) -> None:
 
 def record_bus_malformed() -> None:
     BUS_MALFORMED.inc()
+
+
+def record_backfill(outcome: str, events: int = 0) -> None:
+    """One backfill attempt (see :data:`BACKFILL_OUTCOMES`) that added ``events`` events."""
+    BACKFILLS.labels(outcome=choose(outcome, BACKFILL_OUTCOMES)).inc()
+    if events > 0:
+        BACKFILLED_EVENTS.inc(events)
+
+
+def set_draining(draining: bool) -> None:
+    DRAINING.set(1 if draining else 0)

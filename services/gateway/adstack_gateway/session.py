@@ -14,6 +14,7 @@ from collections import deque
 from typing import Protocol
 
 from adstack_auth import Claims
+from adstack_gateway import metrics as m
 from adstack_gateway.limits import CommandLimiter
 from adstack_gateway.routing import Outgoing
 from adstack_protocol import CloseCode
@@ -106,6 +107,8 @@ class Session:
         """Mark closed and close the transport in the background (never blocks the caller)."""
         if self.closed:
             return
+        if code == CloseCode.SLOW:
+            m.record_outbox_overflow()
         self.closed = True
         self.close_code = code
         self._outbox.clear()

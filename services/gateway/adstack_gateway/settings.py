@@ -9,6 +9,8 @@ import msgspec
 from adstack_auth import VerifierConfig
 from adstack_config import Env
 
+MAX_WORKERS = 64
+
 
 class GatewaySettings(msgspec.Struct, kw_only=True):
     # Network
@@ -41,6 +43,10 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     stacks_api_timeout: float = 5.0
     # Shutdown
     drain_seconds: float = 10.0
+    # Processes
+    workers: int = 1
+    """Gateway processes sharing the port (``--workers``, ``GATEWAY_WORKERS``,
+    ``WEB_CONCURRENCY``); each is an independent replica."""
     # Process
     environment: str = "development"
     log_level: str = "INFO"
@@ -101,6 +107,8 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             stacks_api_url=(env.opt_str("STACKS_API_URL") or "").rstrip("/") or None,
             stacks_api_timeout=env.float("STACKS_API_TIMEOUT", 5.0, minimum=0.1),
             drain_seconds=env.float("DRAIN_SECONDS", 10.0, minimum=0),
+            workers=env.int("GATEWAY_WORKERS", env.int("WEB_CONCURRENCY", 1, minimum=1),
+                            minimum=1, maximum=MAX_WORKERS),
             environment=environment,
             log_level=env.str("LOG_LEVEL", "INFO"),
             log_json=env.bool("LOG_JSON", environment == "production"),

@@ -48,6 +48,7 @@ def gateway_status(settings: GatewaySettings, *, version: str, pid: int, started
         "version": version,
         "environment": settings.environment,
         "pid": pid,
+        "workers": settings.workers,
         "python": platform.python_version(),
         "timestamp": int(now * 1000),
         "startedAt": int(started * 1000),

@@ -30,6 +30,7 @@ from adstack_bus import (
 )
 from adstack_events import TransactionFeed
 from adstack_ingester import __version__, chainhook
+from adstack_ingester import metrics as m
 from adstack_ingester.hiro_source import HiroSource
 from adstack_ingester.leadership import Leadership
 from adstack_ingester.ops import install_ops
@@ -67,6 +68,8 @@ IGNORED_PATHS = (
 
 _frame_encoder = msgspec.json.Encoder()
 _PENDING_MAX = 10_000
+_OUTCOMES = {400: "bad_request", 413: "too_large"}
+"""HTTP status of a :class:`BadRequest` → its ``adstack_ingest_requests_total`` outcome."""
 
 
 class BadRequest(Exception):
@@ -108,6 +111,7 @@ class Ingester:
             Lease(self.redis, settings.instance_id, ttl_ms=settings.lease_ttl_ms),
             on_elected=self._elected, on_lost=self._lost,
             renew_every=settings.lease_ttl_ms / 3000, poll_every=0.25)
+        m.set_leader(False)  # every replica starts as a follower: its election is counted
         self.hiro: HiroSource | None = None
         if "hiro" in settings.sources:
             self.hiro = HiroSource(
@@ -134,12 +138,14 @@ class Ingester:
         return self.leadership.is_leader
 
     async def _elected(self, token: int) -> None:
+        m.set_leader(True)
         self.publisher.fence = token
         self.processor.invalidate()  # another leader may have moved the chain
         if self.hiro is not None:
             self._source_tasks.append(asyncio.create_task(self.hiro.run(), name="hiro"))
 
     async def _lost(self, _token: int) -> None:
+        m.set_leader(False)
         self.publisher.fence = None
         self.processor.invalidate()
         tasks, self._source_tasks = self._source_tasks, []
@@ -161,11 +167,13 @@ class Ingester:
 
     # -- observer --------------------------------------------------------------------
 
-    def _failures(self, failures: list[DecodeFailure]) -> None:
+    def _failures(self, failures: list[DecodeFailure], source: str = "observer") -> None:
         for failure in failures:
             log.warning("skipped undecodable data tx=%s index=%d contract=%s: %s",
                         failure.txid, failure.event_index, failure.contract_id, failure.reason)
         self.decode_failures += len(failures)
+        # Print events only (event_index ≥ 0); undecodable raw transactions are just logged.
+        m.record_decode_failures(sum(f.event_index >= 0 for f in failures), source=source)
 
     def _count(self, outcome: Outcome) -> None:
         self.events_published += outcome.published
@@ -287,7 +295,7 @@ class Ingester:
         apply = [chainhook.block_record(b, self.allow, now_ms=now_ms, failures=failures,
                                         type_names=self.type_names)
                  for b in sorted(delivery.apply, key=lambda b: b.block_identifier.index)]
-        self._failures(failures)
+        self._failures(failures, "chainhook")
         total = Outcome()
 
         async def work() -> None:
@@ -389,22 +397,29 @@ def create_app(settings: IngesterSettings) -> Starlette:
     async def respond(request: Request, handler: Callable[[bytes], Awaitable[Any]],
                       *, check: Callable[[Request], bool] = authorized) -> Response:
         if not check(request):
+            m.record_request("unauthorized")
             return error(401, Code.UNAUTHORIZED, "missing or wrong authorization")
         if not ingester.is_leader:
             # A standby: the sender retries, and a readiness-routing balancer moves on.
+            m.record_request("not_leader")
             return error(503, Code.NOT_LEADER, "standby replica; retry")
         try:
             body = await read_body(request)
             result = await handler(body)
         except BadRequest as exc:
             log.warning("rejected %s: %s", request.url.path, exc.message)
+            m.record_request(_OUTCOMES.get(exc.status, "bad_request"))
             return error(exc.status, exc.code, exc.message)
         except NotLeader as exc:
             log.warning("not the leader (%s); asking the sender to retry", exc)
+            m.record_request("not_leader")
             return error(503, Code.NOT_LEADER, "standby replica; retry")
         except BusUnavailable as exc:
             log.warning("redis unavailable, asking the sender to retry: %s", exc)
+            m.record_request("unavailable")
+            m.observe_redis(False)
             return error(503, Code.REDIS_UNAVAILABLE, "event store unavailable; retry")
+        m.record_request("ok")
         extra = result if isinstance(result, dict) else {}
         return JSONResponse({"result": "ok", **extra})
 

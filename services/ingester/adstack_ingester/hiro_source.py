@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponen
 
 from adstack_bus import BusUnavailable
 from adstack_ingester import hiro
+from adstack_ingester import metrics as m
 from adstack_ingester.payloads import PAYLOAD_ERRORS
 from adstack_ingester.pipeline import ContractFilter, DecodeFailure, TypeNames
 from adstack_ingester.processor import BlockProcessor
@@ -223,6 +224,7 @@ class HiroSource:
             log.warning("hiro source: skipped undecodable print tx=%s index=%d: %s",
                         failure.txid, failure.event_index, failure.reason)
         self.decode_failures += len(failures)
+        m.record_decode_failures(sum(f.event_index >= 0 for f in failures), source="hiro")
         outcome = await self.processor.process(record, reorg_to=True)
         log.info("hiro source: block %d %s: %d published, %d duplicates, %d reverted",
                  block.height, block.index_block_hash[:12], outcome.published,

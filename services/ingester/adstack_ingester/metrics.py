@@ -12,7 +12,7 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from adstack_metrics import BoundedLabel, choose
+from adstack_metrics import BoundedLabel, choose, record_redis_reconnect, set_redis_up
 
 INGEST_LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 """Block time → published, 0.1 s … 10 min (block times have one-second resolution)."""
@@ -65,6 +65,7 @@ LEADER_TRANSITIONS = Counter("adstack_leader_transitions",
 
 _is_leader: bool | None = None
 _clock_started = False
+_redis_up: bool | None = None
 
 
 def mark_started(now: float | None = None) -> None:
@@ -117,6 +118,26 @@ def record_events(received: dict[str, int], published: dict[str, int], *,
         DUPLICATES_DROPPED.labels(source=label).inc(duplicates)
     if decode_failures > 0:
         DECODE_FAILURES.labels(source=label).inc(decode_failures)
+
+
+def record_decode_failures(count: int, *, source: str = "observer") -> None:
+    """``count`` print events of one delivery were skipped as undecodable."""
+    record_events({}, {}, source=source, decode_failures=count)
+
+
+def observe_redis(up: bool) -> None:
+    """Redis answered (``up``) or failed: set ``adstack_redis_up``.
+
+    The first success after a failure counts as a reconnect (the ingester's command client
+    reconnects by itself; this is where the process sees that it did). Successes come from
+    the Redis probe (every few seconds and on each scrape); failures also from observer
+    requests that Redis refused.
+    """
+    global _redis_up
+    set_redis_up(up)
+    if up and _redis_up is False:
+        record_redis_reconnect()
+    _redis_up = up
 
 
 def record_rollback(blocks: int, events: int, *, source: str = "observer") -> None:

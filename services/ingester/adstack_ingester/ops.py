@@ -26,7 +26,6 @@ from adstack_metrics import (
     memory_usage,
     metrics_body,
     multiprocess_enabled,
-    set_redis_up,
 )
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ class IngesterOps:
         try:
             self.redis_up = await self.ingester.publisher.ping()
         finally:
-            set_redis_up(self.redis_up)
+            m.observe_redis(self.redis_up)
 
     async def metrics(self, _request: Request) -> Response:
         await self.process.refresh()

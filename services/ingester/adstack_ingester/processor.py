@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 
 import msgspec
 
 from adstack_bus import ChainStore, NotLeader, Publisher, keys
 from adstack_bus import Tip as StoredTip
+from adstack_ingester import metrics as m
 from adstack_ingester.chain import (
     BlockRecord,
     ChainChanges,
@@ -90,19 +92,22 @@ class BlockProcessor:
         Raises:
             NotLeader / BusUnavailable: nothing is acknowledged; the source must retry.
         """
+        m.record_block_received(block.source)
+        m.record_events(Counter(e.type for e in block.events), {}, source=block.source)
         async with self.lock:
             state = await self.ensure_loaded()
             plan = state.plan(block, reorg_to=reorg_to)
-            return await self._execute(state, plan)
+            return await self._execute(state, plan, source=block.source)
 
     async def rollback(self, block: BlockRecord) -> Outcome:
         """Withdraw a block a source says is no longer canonical (Chainhook ``rollback``)."""
         async with self.lock:
             state = await self.ensure_loaded()
             plan = state.plan_rollback(block)
-            return await self._execute(state, plan)
+            return await self._execute(state, plan, source=block.source)
 
-    async def _execute(self, state: ChainState, plan: Plan) -> Outcome:
+    async def _execute(self, state: ChainState, plan: Plan, *, source: str) -> Outcome:
+        """Carry out ``plan``; metrics count what reached Redis (``source``: what asked)."""
         outcome = Outcome(held=plan.held, known=plan.known, reorg=plan.reorg)
         try:
             if plan.missing:
@@ -125,6 +130,8 @@ class BlockProcessor:
                 result = await self.publisher.publish_events(events)
                 outcome.published += result.published
                 outcome.duplicates += result.duplicates
+                m.record_events({}, Counter(e.type for e in events if e.id in result.offsets),
+                                source=record.source, duplicates=result.duplicates)
             changes = state.commit(plan)
             feeds = [] if plan.known or plan.held else self._feeds(plan.apply)
             await self.store.commit(
@@ -145,6 +152,11 @@ class BlockProcessor:
         if plan.reorg:
             self.reorgs += 1
             self.reverted += outcome.reverted
+        m.record_rollback(len(plan.revert) + len(plan.missing), outcome.reverted, source=source)
+        if not plan.known and not plan.held:
+            for record in plan.apply:
+                m.record_block_published(record.height, record.timestamp / 1000,
+                                         source=record.source)
         return outcome
 
     @staticmethod

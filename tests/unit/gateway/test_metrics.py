@@ -47,7 +47,17 @@ def test_disconnect_reasons_come_from_close_codes(code: int | None, reason: str)
     assert m.disconnect_reason(code) == reason
     assert reason in (*m.DISCONNECT_REASONS, "other")
     assert delta("adstack_disconnects_total", lambda: m.record_disconnect(code),
-                 reason=reason) == 1
+                 transport="native", reason=reason) == 1
+    assert delta("adstack_disconnects_total", lambda: m.record_disconnect(code, "socketio"),
+                 transport="socketio", reason=reason) == 1
+
+
+def test_transport_labels_of_session_kinds() -> None:
+    assert m.transport_of("ws") == "native"
+    assert m.transport_of("sio") == "socketio"
+    assert delta("adstack_disconnects_total",
+                 lambda: m.record_disconnect(None, m.transport_of("telnet")),
+                 transport=OTHER, reason="client") == 1
 
 
 def test_delivery_counts_events_by_type_and_source() -> None:
@@ -125,6 +135,24 @@ def test_failures_limits_recoveries_and_errors() -> None:
     assert delta("adstack_commands_total", lambda: m.record_command("drop table"),
                  command=OTHER) == 1
     assert delta("adstack_bus_malformed_messages_total", m.record_bus_malformed) == 1
+    assert delta("adstack_auth_failures_total", lambda: m.record_auth_failure("wrong_user"),
+                 reason="wrong_user") == 1
+
+
+def test_backfill_outcomes_and_events() -> None:
+    assert delta("adstack_backfills_total", lambda: m.record_backfill("ok", 7),
+                 outcome="ok") == 1
+    assert delta("adstack_backfilled_events_total", lambda: m.record_backfill("ok", 3)) == 3
+    assert delta("adstack_backfilled_events_total", lambda: m.record_backfill("failed")) == 0
+    assert delta("adstack_backfills_total", lambda: m.record_backfill("timeout"),
+                 outcome=OTHER) == 1
+
+
+def test_draining_gauge() -> None:
+    m.set_draining(True)
+    assert value("adstack_draining") == 1
+    m.set_draining(False)
+    assert value("adstack_draining") == 0
 
 
 def test_original_names_are_kept() -> None:

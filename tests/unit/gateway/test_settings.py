@@ -35,3 +35,18 @@ def test_skip_auth_in_development_needs_no_secret() -> None:
 def test_auth_needs_a_key_source() -> None:
     with pytest.raises(ConfigError, match="JWT_SECRET"):
         GatewaySettings.from_env({"NODE_ENV": "production"})
+
+
+@pytest.mark.parametrize(("env", "workers"), [
+    ({}, 1),
+    ({"WEB_CONCURRENCY": "3"}, 3),
+    ({"GATEWAY_WORKERS": "2", "WEB_CONCURRENCY": "5"}, 2),  # ours wins
+])
+def test_workers_from_env(env: dict[str, str], workers: int) -> None:
+    assert GatewaySettings.from_env({"JWT_SECRET": "s" * 32, **env}).workers == workers
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "two", "65"])
+def test_bad_worker_counts_are_refused(raw: str) -> None:
+    with pytest.raises(ConfigError, match="GATEWAY_WORKERS"):
+        GatewaySettings.from_env({"JWT_SECRET": "s" * 32, "GATEWAY_WORKERS": raw})

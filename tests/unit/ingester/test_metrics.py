@@ -93,3 +93,26 @@ def test_stall_clock_starts_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_buckets_span_the_issue_s_range() -> None:
     assert m.INGEST_LAG_BUCKETS[0] == 0.1 and m.INGEST_LAG_BUCKETS[-1] == 600.0
+
+
+def test_a_redis_success_after_a_failure_is_one_reconnect(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(m, "_redis_up", None)
+    before = value("adstack_redis_reconnects_total")
+    m.observe_redis(True)  # the first observation is no reconnect
+    m.observe_redis(True)
+    assert value("adstack_redis_up") == 1
+    m.observe_redis(False)
+    m.observe_redis(False)
+    assert value("adstack_redis_up") == 0
+    m.observe_redis(True)
+    m.observe_redis(True)
+    assert value("adstack_redis_up") == 1
+    assert value("adstack_redis_reconnects_total") - before == 1
+
+
+def test_decode_failures_by_source() -> None:
+    before = value("adstack_decode_failures_total", source="chainhook")
+    m.record_decode_failures(2, source="chainhook")
+    m.record_decode_failures(0, source="chainhook")
+    assert value("adstack_decode_failures_total", source="chainhook") - before == 2
