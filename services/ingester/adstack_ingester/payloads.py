@@ -74,9 +74,11 @@ class NewMicroblocks(msgspec.Struct, kw_only=True):
 
 
 PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
-    msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
-"""What decoding an untrusted payload can raise: msgspec raises UnicodeDecodeError (not
-DecodeError) for invalid UTF-8 inside a JSON string — found by the fuzzer."""
+    msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+"""What decoding an untrusted payload can raise. Both extras are fuzzer finds: msgspec
+raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 inside a JSON string, and
+RecursionError for JSON nested about 1000 levels deep (even inside a field the structs
+ignore). Either used to answer 500."""
 
 new_block_decoder = msgspec.json.Decoder(NewBlock)
 new_burn_block_decoder = msgspec.json.Decoder(NewBurnBlock)
