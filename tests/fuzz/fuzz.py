@@ -59,7 +59,8 @@ def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
             buf[min(pos, len(buf) - 1)] = rng.choice([0x00, 0xFF, 0x7F, 0x80, 0x0B, 0x0C])
         elif op == 6:
             buf[pos:pos] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b'"', b"{",
-                                       b"[", b"-1", b"1e999", b"null", b"\\u0000"])
+                                       b"[", b"-1", b"1e999", b"null", b"\\u0000",
+                                       b"100000000000000000000000000000", b"-9"])
         elif op == 7 and rng.randrange(8) == 0:
             # Deep nesting (JSON arrays/objects, Clarity optionals/lists): recursion limits.
             unit = rng.choice([b"[", b'{"a":', b"\x0a", b"\x0b\x00\x00\x00\x01"])
@@ -155,6 +156,7 @@ def socketio_target() -> Target:
 
 
 def observer_target() -> Target:
+    from adstack_ingester.chain import encode_record
     from adstack_ingester.payloads import PAYLOAD_ERRORS, new_block_decoder
     from adstack_ingester.pipeline import block_record, contract_filter
 
@@ -164,12 +166,14 @@ def observer_target() -> Target:
     allow = contract_filter(("*",))
 
     def run(data: bytes) -> object:
-        return block_record(new_block_decoder.decode(data), allow)
+        # Through to the stored form (msgpack): values must fit where they are kept.
+        return encode_record(block_record(new_block_decoder.decode(data), allow))
 
     return Target("observer", seeds, run, PAYLOAD_ERRORS)
 
 
 def chainhook_target() -> Target:
+    from adstack_ingester.chain import encode_record
     from adstack_ingester.chainhook import block_record, delivery_decoder
     from adstack_ingester.payloads import PAYLOAD_ERRORS
     from adstack_ingester.pipeline import contract_filter
@@ -181,7 +185,8 @@ def chainhook_target() -> Target:
 
     def run(data: bytes) -> object:
         delivery = delivery_decoder.decode(data)
-        return [block_record(b, allow) for b in (*delivery.apply, *delivery.rollback)]
+        return [encode_record(block_record(b, allow))
+                for b in (*delivery.apply, *delivery.rollback)]
 
     return Target("chainhook", seeds, run, PAYLOAD_ERRORS)
 

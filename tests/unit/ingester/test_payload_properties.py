@@ -137,3 +137,19 @@ def test_every_print_is_published_or_reported_by_the_rules(raw: dict[str, Any],
     for event in record.events:
         assert event.blockHeight == raw["block_height"]
         assert event.timestamp == raw["burn_block_time"] * 1000
+
+
+@pytest.mark.parametrize("value", [-1, 2**53, 10**30])
+@pytest.mark.parametrize(("name", "template"), [
+    ("/new_block", '{"block_hash":"0x01","index_block_hash":"0x02","block_height":%d}'),
+    ("/new_block", '{"block_hash":"0x01","index_block_hash":"0x02","block_height":1,'
+                   '"events":[{"txid":"0x01","type":"x","event_index":%d}]}'),
+    ("/new_burn_block", '{"burn_block_hash":"0x01","burn_block_height":%d}'),
+    ("/chainhook", '{"apply":[{"block_identifier":{"index":%d,"hash":"0x01"}}]}'),
+    ("hiro block", '{"height":%d,"hash":"0x01","index_block_hash":"0x02"}'),
+])
+def test_numbers_out_of_range_are_payload_errors(name: str, template: str, value: int) -> None:
+    """Regression (fuzzer find): a height of 10^30 decoded, then failed to serialize (500)."""
+    with pytest.raises(PAYLOAD_ERRORS):
+        DECODERS[name].decode((template % value).encode())
+    DECODERS[name].decode((template % 7).encode())  # the same body with a sane number
