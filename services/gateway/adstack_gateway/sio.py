@@ -136,6 +136,16 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
     sessions: dict[str, Session] = {}
     tasks: set[asyncio.Task[None]] = set()
 
+    async def hang_up(eio_sid: str) -> None:
+        """Close an Engine.IO connection: a CLOSE packet, then its WebSocket is closed even
+        if the client ignores the CLOSE (a hostile one would keep it open, and sending)."""
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is None:
+            return
+        await sio.eio.disconnect(eio_sid)
+        if socket.upgraded:
+            socket.queue.put_nowait(None)  # the writer sends the CLOSE, then closes
+
     async def drop_refused(sid: str, eio_sid: str) -> None:
         # A refused client must not keep an Engine.IO connection open (it would not count
         # against any limit). Close it once the CONNECT_ERROR is queued ahead of the close.
@@ -143,7 +153,7 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
             if sio.manager.eio_sid_from_sid(sid, NAMESPACE) is None:
                 break
             await asyncio.sleep(0 if attempt < 20 else 0.01)
-        await sio.eio.disconnect(eio_sid)
+        await hang_up(eio_sid)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
@@ -204,7 +214,7 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
         if (eio_sid in sio.eio.sockets
                 and sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is None):
             log.info("Engine.IO connection %s is not in the namespace; closed", eio_sid)
-            await sio.eio.disconnect(eio_sid)
+            await hang_up(eio_sid)
 
     sio.eio.on("connect", eio_connect)
 
@@ -218,11 +228,14 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
             return await handle_packet(eio_sid, message)
         sid = sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
         session = sessions.get(sid) if sid is not None else None
-        log.info("Socket.IO connection %s closed: %s", eio_sid, problem)
+        # Log once per connection: what a refused client keeps sending is dropped quietly.
         if session is not None:
-            session.close_soon(CloseCode.BAD_REQUEST, problem)
+            if not session.closed:
+                log.info("Socket.IO connection %s closed: %s", eio_sid, problem)
+                session.close_soon(CloseCode.BAD_REQUEST, problem)
         elif eio_sid in sio.eio.sockets:
-            await sio.eio.disconnect(eio_sid)  # not joined yet: nothing to tell it
+            log.info("Engine.IO connection %s closed: %s", eio_sid, problem)
+            await hang_up(eio_sid)  # not (or no longer) in the namespace
         return None
 
     sio.eio.on("message", eio_message)
