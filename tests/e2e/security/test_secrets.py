@@ -51,6 +51,8 @@ def status_of(url: str) -> int:
 async def test_secrets_never_appear_anywhere(log_dir: Path,
                                              hostile: Callable[[str, str], None]) -> None:
     seen: list[str] = []
+    # Client tokens are credentials too: this one travels as ?token= (as a browser's must).
+    client_token = token(userId="client-whose-token-must-not-be-logged")
     with LocalRedis(extra_args=["--requirepass", REDIS_PASSWORD]) as redis:
         url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis.port}/0"
         env = {"LOG_LEVEL": "DEBUG"}
@@ -70,7 +72,7 @@ async def test_secrets_never_appear_anywhere(log_dir: Path,
             chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=5, events_per_block=2)
             good = {"Authorization": f"Bearer {OBSERVER_TOKEN}"}
             async with (httpx.AsyncClient(timeout=10) as http,
-                        WsClient(gateway.ws, token()) as client):
+                        WsClient(gateway.ws, client_token) as client):
                 await client.wait_for("connected")
                 await client.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
                 # The secrets are in use: the right ones are accepted...
@@ -124,6 +126,7 @@ async def test_secrets_never_appear_anywhere(log_dir: Path,
     logs = [Path(service.log_path).read_text(errors="replace") for service in running]
     assert any("DEBUG" in text for text in logs), "debug logging was on"
     assert sum(len(text) for text in seen) > 10_000, "the answers were collected"
+    assert "?token=***" in logs[1], "the handshake was logged, masked"
     for text in [*seen, *logs]:
-        for secret in SECRETS:
+        for secret in [*SECRETS, client_token]:
             assert secret not in text, f"a secret leaked: {secret[:12]}… in {text[:200]!r}"
