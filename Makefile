@@ -50,7 +50,11 @@ fuzz: install  ## mutation-fuzz every untrusted-input decoder: make fuzz N=10000
 	$(BIN)/python -m tests.fuzz.fuzz --iterations $(N)
 
 chaos: install  ## kill/pause/cut every part of a live system; report loss, duplicates, recovery
-	$(BIN)/python -m tests.chaos.run --json /tmp/adstack-chaos.json
+	$(BIN)/python -m tests.chaos.run --json /tmp/adstack-chaos.json $(CHAOS_ARGS)
+
+.PHONY: security
+security: install  ## bad-input catalogue, attack suite and fuzz smoke only; prints their figures
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/e2e/security tests/unit/test_fuzz_smoke.py
 
 bench: install  ## fan-out benchmark (minutes); rewrites docs/performance.md
 	$(BIN)/python -m adstack_bench.fanout

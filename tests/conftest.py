@@ -58,3 +58,10 @@ def make_token(secret: str = TEST_SECRET, **claims: object) -> str:
 @pytest.fixture()
 def token() -> str:
     return make_token()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many hostile inputs the security suites tried and refused."""
+    from tests.helpers.tally import print_figures
+
+    print_figures(terminalreporter)

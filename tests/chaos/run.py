@@ -15,7 +15,11 @@ received of them, how many are missing or duplicated, and the recovery time: the
 silence any client saw after the injection (the outage as a client experiences it). Ground
 truth is the devnet's log of every print it had acknowledged by an ingester.
 
-    python -m tests.chaos.run [--rate 8] [--settle 6] [--json results.json]
+    python -m tests.chaos.run [--rate 8] [--settle 6] [--lease-ms 2000] [--json results.json]
+
+Recovery after losing the leader is the lease running out plus the sender's retry delay:
+the devnet, like a stacks-node, backs off between rounds of failed POSTs (100 ms doubling,
+with jitter) and waits up to its HTTP timeout (1 s, the node's default) on a paused process.
 """
 
 from __future__ import annotations
@@ -77,9 +81,10 @@ class Fault:
 
 
 class Chaos:
-    def __init__(self, work: Path, rate: float, settle: float) -> None:
+    def __init__(self, work: Path, rate: float, settle: float, lease_ms: int = 2000) -> None:
         self.work = work
         self.rate = rate
+        self.lease_ms = lease_ms
         self.settle = settle
         self.redis = LocalRedis(extra_args=["--appendonly", "yes", "--appendfsync", "always"])
         self.ingesters: list[Service] = []
@@ -99,6 +104,7 @@ class Chaos:
         logs = self.work / "logs"
         logs.mkdir(exist_ok=True)
         env = base_env(self.redis.url, LOG_LEVEL="WARNING", JWT_SECRET=TEST_SECRET,
+                       LEADER_LEASE_MS=str(self.lease_ms),
                        **{var: c for var, c in DEFAULT_CONTRACTS.items()})
         for i in range(2):
             port = free_port()
@@ -197,7 +203,13 @@ class Chaos:
         fault.ended = time.time()
         await asyncio.sleep(self.settle)
 
+    def injected(self) -> None:
+        """Mark the moment the current fault takes effect (after any lookup it needed):
+        recovery is measured from here, and events published before it do not count."""
+        self.faults[-1].started = time.time()
+
     async def restart(self, service: Service, pause: float = 1.0) -> None:
+        self.injected()
         service.kill()
         await asyncio.sleep(pause)
         service.start()
@@ -214,17 +226,21 @@ class Chaos:
         async def pause_leader() -> None:
             leader = self.leader()
             assert leader is not None, "no leader"
+            self.injected()
             leader.signal(signal.SIGSTOP)
-            await asyncio.sleep(4.0)  # the lease is 2 s: a standby takes over meanwhile
+            # Paused past its lease: a standby takes over meanwhile.
+            await asyncio.sleep(self.lease_ms / 1000 + 2.0)
             leader.signal(signal.SIGCONT)
 
         async def restart_redis() -> None:
+            self.injected()
             self.redis.kill()
             await asyncio.sleep(1.0)
             self.redis.start()
 
         async def cut_client() -> None:
             assert self.proxy is not None
+            self.injected()
             self.proxy.cut()
 
         await self.fault("kill -9 gateway A", lambda: kill_gateway(0))
@@ -310,7 +326,7 @@ def print_report(result: dict[str, Any]) -> bool:
 
 async def main_async(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="adstack-chaos-"))
-    chaos = Chaos(work, args.rate, args.settle)
+    chaos = Chaos(work, args.rate, args.settle, args.lease_ms)
     try:
         chaos.start_system()
         await chaos.start_clients()
@@ -344,6 +360,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=8.0, help="devnet blocks per second")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds after each fault")
+    parser.add_argument("--lease-ms", type=int, default=2000,
+                        help="the ingesters' LEADER_LEASE_MS (default 2000, as in production)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -40,7 +40,7 @@ def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
     """One to four random edits: flips, inserts, deletes, duplications, splices."""
     buf = bytearray(data)
     for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(8)
+        op = rng.randrange(9)
         pos = rng.randrange(len(buf) + 1)
         if op == 0 and buf:
             buf[min(pos, len(buf) - 1)] ^= 1 << rng.randrange(8)
@@ -59,7 +59,12 @@ def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
             buf[min(pos, len(buf) - 1)] = rng.choice([0x00, 0xFF, 0x7F, 0x80, 0x0B, 0x0C])
         elif op == 6:
             buf[pos:pos] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b'"', b"{",
-                                       b"[", b"-1", b"1e999", b"null", b"\\u0000"])
+                                       b"[", b"-1", b"1e999", b"null", b"\\u0000",
+                                       b"100000000000000000000000000000", b"-9"])
+        elif op == 7 and rng.randrange(8) == 0:
+            # Deep nesting (JSON arrays/objects, Clarity optionals/lists): recursion limits.
+            unit = rng.choice([b"[", b'{"a":', b"\x0a", b"\x0b\x00\x00\x00\x01"])
+            buf[pos:pos] = unit * rng.randint(200, 3000)
         else:
             buf = buf[:pos]
     return bytes(buf)
@@ -82,6 +87,7 @@ def clarity_target() -> Target:
 
 def protocol_target() -> Target:
     from adstack_gateway.protocol import ProtocolError, parse_command, parse_frame
+    from adstack_gateway.siopacket import command_arguments
 
     contract = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
     seeds = [json.dumps(f).encode() for f in [
@@ -103,19 +109,54 @@ def protocol_target() -> Target:
             parse_command(event, body, request_id)
         except ProtocolError:
             pass
-        # Socket.IO transport: already-decoded (event, data) pairs.
+        # Already-decoded values, as Socket.IO hands them over: the event name and the
+        # arguments are whatever JSON the client sent (not necessarily a string / object).
         try:
             decoded = msgspec.json.decode(data)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None  # python-socketio would have rejected the packet
         if isinstance(decoded, dict):
-            return parse_command(str(decoded.get("event", "")), decoded.get("data"))
+            return parse_command(decoded.get("event"), decoded.get("data"))
+        if isinstance(decoded, list) and decoded:
+            return parse_command(decoded[0], *command_arguments(decoded[1:]))
         return parse_command("subscribe", decoded)
 
     return Target("protocol", seeds, run, (ProtocolError,))
 
 
+def socketio_target() -> Target:
+    """Socket.IO packets as a client sends them: the packet check, then the command."""
+    from socketio import packet as sio_packet
+
+    from adstack_gateway.protocol import ProtocolError, parse_command
+    from adstack_gateway.siopacket import command_arguments, packet_problem
+
+    contract = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
+    # Socket.IO packets as python-engineio hands them over (an Engine.IO message without
+    # its "4" type prefix).
+    seeds = [p.encode() for p in (
+        '0{"token":"a.b.c"}', "0", "1", '2["ping"]',
+        f'2["subscribe",{{"contractId":"{contract}","eventTypes":["a"],"requestId":7}}]',
+        f'21["getHistory",{{"contractId":"{contract}","limit":5}}]',
+        f'2["subscribe",{{"contractId":"{contract}","since":{{"offset":3,"epoch":"e"}}}}]',
+        '2/admin,["ping"]', '3[]', '51-["ping",{"_placeholder":true,"num":0}]',
+    )]
+
+    def run(data: bytes) -> object:
+        message = data.decode("utf-8", errors="replace")
+        if packet_problem(message) is not None:
+            return None  # the connection is closed with 4501
+        packet = sio_packet.Packet(encoded_packet=message)
+        if packet.packet_type != sio_packet.EVENT:
+            return None  # CONNECT / DISCONNECT: python-socketio's own handling
+        name, *args = packet.data
+        return parse_command(name, *command_arguments(args))
+
+    return Target("socketio", seeds, run, (ProtocolError,))
+
+
 def observer_target() -> Target:
+    from adstack_ingester.chain import encode_record
     from adstack_ingester.payloads import PAYLOAD_ERRORS, new_block_decoder
     from adstack_ingester.pipeline import block_record, contract_filter
 
@@ -125,12 +166,14 @@ def observer_target() -> Target:
     allow = contract_filter(("*",))
 
     def run(data: bytes) -> object:
-        return block_record(new_block_decoder.decode(data), allow)
+        # Through to the stored form (msgpack): values must fit where they are kept.
+        return encode_record(block_record(new_block_decoder.decode(data), allow))
 
     return Target("observer", seeds, run, PAYLOAD_ERRORS)
 
 
 def chainhook_target() -> Target:
+    from adstack_ingester.chain import encode_record
     from adstack_ingester.chainhook import block_record, delivery_decoder
     from adstack_ingester.payloads import PAYLOAD_ERRORS
     from adstack_ingester.pipeline import contract_filter
@@ -142,7 +185,8 @@ def chainhook_target() -> Target:
 
     def run(data: bytes) -> object:
         delivery = delivery_decoder.decode(data)
-        return [block_record(b, allow) for b in (*delivery.apply, *delivery.rollback)]
+        return [encode_record(block_record(b, allow))
+                for b in (*delivery.apply, *delivery.rollback)]
 
     return Target("chainhook", seeds, run, PAYLOAD_ERRORS)
 
@@ -190,6 +234,7 @@ def jwt_target() -> Target:
 TARGETS: dict[str, Callable[[], Target]] = {
     "clarity": clarity_target,
     "protocol": protocol_target,
+    "socketio": socketio_target,
     "observer": observer_target,
     "chainhook": chainhook_target,
     "hiro": hiro_target,

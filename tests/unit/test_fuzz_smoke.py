@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
 from tests.fuzz.fuzz import TARGETS, fuzz
+from tests.helpers.tally import FUZZ
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
-def test_decoder_survives_mutated_inputs(name: str) -> None:
+def test_decoder_survives_mutated_inputs(name: str, record_property: Any) -> None:
     target = TARGETS[name]()
     count, _seconds = fuzz(target, 3000, random.Random(7))
+    record_property(FUZZ, f"{name}|{count}|{len(target.crashes)}")
     assert count == 3000
     assert target.crashes == {}, f"{name} crashed: {list(target.crashes)}"
 

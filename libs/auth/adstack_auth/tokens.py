@@ -170,7 +170,6 @@ def claims_from_payload(payload: dict[str, Any], contracts_claim: str = "contrac
                 isinstance(c, str) for c in contracts_raw):
             raise AuthError("malformed", f"the {contracts_claim} claim must be a list of strings")
         contracts = tuple(contracts_raw)
-    exp = payload.get("exp")
     address = payload.get("address")
     role = payload.get("role")
     return Claims(
@@ -178,5 +177,21 @@ def claims_from_payload(payload: dict[str, Any], contracts_claim: str = "contrac
         address=address if isinstance(address, str) else None,
         role=role if isinstance(role, str) else None,
         contracts=contracts,
-        expires_at=float(exp) if isinstance(exp, int | float) else None,
+        expires_at=_expiry(payload.get("exp")),
     )
+
+
+def _expiry(exp: Any) -> float | None:
+    """``exp`` as PyJWT checked it: it reads ``int(exp)``, so ``"1700000000"`` is valid too.
+
+    A numeric string used to be read as "no expiry", and the session was never closed when
+    the token expired.
+    """
+    if exp is None or isinstance(exp, bool):
+        return None
+    if isinstance(exp, int | float):
+        return float(exp)
+    try:
+        return float(int(exp))
+    except (TypeError, ValueError):
+        return None

@@ -14,12 +14,13 @@ _EVENT_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
 def is_valid_contract_id(value: object) -> bool:
     """True if ``value`` looks like ``SP….name`` (the checksum is checked elsewhere)."""
-    return isinstance(value, str) and CONTRACT_ID_RE.match(value) is not None
+    # fullmatch: ``$`` alone also matches before a trailing newline ("SP….name\n").
+    return isinstance(value, str) and CONTRACT_ID_RE.fullmatch(value) is not None
 
 
 def is_valid_event_type(value: object) -> bool:
     """True for a normalised event type such as ``campaign_created``."""
-    return isinstance(value, str) and _EVENT_TYPE_RE.match(value) is not None
+    return isinstance(value, str) and _EVENT_TYPE_RE.fullmatch(value) is not None
 
 
 def event_type_from_print(data: object) -> str:

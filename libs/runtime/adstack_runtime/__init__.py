@@ -7,12 +7,18 @@ from adstack_runtime.context import (
     log_fields,
     reset_log_context,
 )
-from adstack_runtime.logs import JsonFormatter, ReadableFormatter, setup_logging
+from adstack_runtime.logs import (
+    JsonFormatter,
+    QuerySecretFilter,
+    ReadableFormatter,
+    setup_logging,
+)
 from adstack_runtime.serve import serve_app, serve_workers
 
 __all__ = [
     "JsonFormatter",
     "LogContextFilter",
+    "QuerySecretFilter",
     "ReadableFormatter",
     "bind_log_context",
     "log_context",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -15,6 +16,27 @@ from typing import Any
 from adstack_runtime.context import LogContextFilter
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+_QUERY_SECRET = re.compile(r"([?&](?:token|access_token|api_key|apikey)=)[^&\s\"']+",
+                           re.IGNORECASE)
+
+
+class QuerySecretFilter(logging.Filter):
+    """Masks credentials in URL query strings (``?token=<jwt>`` → ``?token=***``).
+
+    uvicorn logs every WebSocket handshake with its path and query string, and a browser
+    can only pass its token there (it cannot set headers on a WebSocket), so without this
+    every client's JWT ended up in the gateway's INFO log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "=" in message:
+            masked = _QUERY_SECRET.sub(r"\1***", message)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,6 +83,7 @@ def setup_logging(service: str, *, level: str = "INFO", json_lines: bool = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if json_lines else ReadableFormatter(service))
     handler.addFilter(LogContextFilter())
+    handler.addFilter(QuerySecretFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

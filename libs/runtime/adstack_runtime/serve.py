@@ -1,4 +1,5 @@
-"""Run an ASGI app on uvicorn with our defaults (no per-message deflate, sans-I/O websockets).
+"""Run an ASGI app on uvicorn with our defaults (no per-message deflate, sans-I/O websockets,
+a deadline on request heads).
 
 :func:`serve_app` runs one process; :func:`serve_workers` runs N worker processes that
 share one listening socket (uvicorn's multiprocess supervisor), each building its own app
@@ -14,20 +15,30 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from adstack_runtime.headtimeout import head_timeout_protocol
+
 log = logging.getLogger(__name__)
 
 WorkersChanged = Callable[[set[int]], None]
 """Called in the supervisor with the pids of the workers now running (empty at the end)."""
 
 
-def _config(app: Any, *, host: str, port: int, log_level: str, ws_max_size: int,
-            ws_ping_interval: float | None, ws_ping_timeout: float | None,
-            timeout_graceful_shutdown: int | None, **extra: Any) -> uvicorn.Config:
+def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
+                  ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
+                  ws_ping_timeout: float | None = 20.0,
+                  timeout_graceful_shutdown: int | None = None,
+                  head_timeout: float = 10.0, **extra: Any) -> uvicorn.Config:
+    """The uvicorn configuration both services run with.
+
+    ``head_timeout``: seconds a connection has to send a complete request head (see
+    :mod:`adstack_runtime.headtimeout`).
+    """
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level.lower(),
+        http=head_timeout_protocol(head_timeout),
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=ws_max_size,
@@ -44,11 +55,14 @@ def _config(app: Any, *, host: str, port: int, log_level: str, ws_max_size: int,
 def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
               ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
               ws_ping_timeout: float | None = 20.0,
-              timeout_graceful_shutdown: int | None = None) -> None:
+              timeout_graceful_shutdown: int | None = None,
+              head_timeout: float = 10.0) -> None:
     """Serve ``app`` until SIGINT/SIGTERM. Blocks."""
-    config = _config(app, host=host, port=port, log_level=log_level, ws_max_size=ws_max_size,
-                     ws_ping_interval=ws_ping_interval, ws_ping_timeout=ws_ping_timeout,
-                     timeout_graceful_shutdown=timeout_graceful_shutdown)
+    config = server_config(app, host=host, port=port, log_level=log_level,
+                           ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
+                           ws_ping_timeout=ws_ping_timeout,
+                           timeout_graceful_shutdown=timeout_graceful_shutdown,
+                           head_timeout=head_timeout)
     uvicorn.Server(config).run()
 
 
@@ -100,6 +114,7 @@ def serve_workers(factory: str, workers: int, *, host: str, port: int,
                   log_level: str = "info", ws_max_size: int = 64 * 1024,
                   ws_ping_interval: float | None = 20.0, ws_ping_timeout: float | None = 20.0,
                   timeout_graceful_shutdown: int | None = None,
+                  head_timeout: float = 10.0,
                   on_workers: WorkersChanged | None = None) -> None:
     """Serve ``workers`` processes on one socket until SIGINT/SIGTERM. Blocks.
 
@@ -108,11 +123,11 @@ def serve_workers(factory: str, workers: int, *, host: str, port: int,
     dies is replaced. SIGTERM is passed on to every worker, and this returns once all of
     them have exited.
     """
-    config = _config(factory, host=host, port=port, log_level=log_level,
-                     ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
-                     ws_ping_timeout=ws_ping_timeout,
-                     timeout_graceful_shutdown=timeout_graceful_shutdown, factory=True,
-                     workers=workers)
+    config = server_config(factory, host=host, port=port, log_level=log_level,
+                           ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
+                           ws_ping_timeout=ws_ping_timeout,
+                           timeout_graceful_shutdown=timeout_graceful_shutdown,
+                           head_timeout=head_timeout, factory=True, workers=workers)
     sock = config.bind_socket()
     try:
         _Supervisor(config, [sock], on_workers).run()

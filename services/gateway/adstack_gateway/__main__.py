@@ -36,7 +36,8 @@ environment:
   ALLOWED_ORIGINS               comma-separated allowed Origins (default *)
   MAX_SUBSCRIPTIONS_PER_CLIENT  subscriptions per connection (default 10)
   MAX_CONNECTIONS_PER_IP        connections per client IP, both transports (default 100, 0 = off)
-  HANDSHAKE_TIMEOUT             seconds a Socket.IO client has to join after opening (default 10)
+  HANDSHAKE_TIMEOUT             seconds a connection has to send its HTTP request head, and a
+                                Socket.IO client to join after opening (default 10)
   RATE_LIMIT_PER_SECOND         commands per second per connection (default 20, 0 = off)
   RATE_LIMIT_BURST              commands a connection may send at once (default 40)
   RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     serve_app(app, host=settings.host, port=settings.port,
               log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
               ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
+              # Slowloris and half-open connections: the request head must arrive in time.
+              head_timeout=settings.handshake_timeout,
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
               timeout_graceful_shutdown=1)
 
@@ -134,7 +137,7 @@ def run_workers(settings: GatewaySettings) -> None:
                       log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
                       ws_ping_interval=settings.ping_interval,
                       ws_ping_timeout=settings.ping_timeout, timeout_graceful_shutdown=1,
-                      on_workers=workers_changed)
+                      head_timeout=settings.handshake_timeout, on_workers=workers_changed)
     finally:
         if created:
             shutil.rmtree(directory, ignore_errors=True)

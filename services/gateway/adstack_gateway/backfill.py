@@ -76,7 +76,8 @@ class RestHistory:
         try:
             older = await asyncio.wait_for(self.events(contract_id, limit), self.timeout)
         except (httpx.HTTPError, msgspec.DecodeError, msgspec.ValidationError,
-                TimeoutError) as exc:
+                UnicodeDecodeError, RecursionError, TimeoutError) as exc:
+            # (msgspec raises the last two for bad UTF-8 and deep nesting in an answer.)
             self.failures += 1
             m.record_backfill("failed")
             log.warning("history backfill of %s failed: %s", contract_id,

@@ -299,8 +299,7 @@ class Gateway:
             raise ProtocolError(
                 ErrorCode.MAX_SUBSCRIPTIONS,
                 f"maximum of {self.settings.max_subscriptions} subscriptions per connection")
-        if not can_subscribe(session.claims, contract):
-            raise ProtocolError(ErrorCode.FORBIDDEN, "your token does not allow this contract")
+        self._allow(call, contract)
         sub = Subscription(cmd.event_types)
         if cmd.since is not None:
             sub.buffer = []
@@ -389,7 +388,14 @@ class Gateway:
         self._reply(call, ServerEvent.UNSUBSCRIBED, {
             "contractId": cmd.contract_id, "timestamp": int(time.time() * 1000)})
 
+    @staticmethod
+    def _allow(call: _Call, contract: str) -> None:
+        """The token's ``contracts`` claim bounds every read, not only subscriptions."""
+        if not can_subscribe(call.session.claims, contract):
+            raise ProtocolError(ErrorCode.FORBIDDEN, "your token does not allow this contract")
+
     async def _history(self, call: _Call, cmd: GetHistory) -> None:
+        self._allow(call, cmd.contract_id)
         limit = min(cmd.limit, self.settings.history_limit)
         try:
             events = await self.store.recent(cmd.contract_id, limit)
@@ -410,6 +416,7 @@ class Gateway:
                                   request_id=call.request_id))
 
     async def _stats(self, call: _Call, cmd: GetStats) -> None:
+        self._allow(call, cmd.contract_id)
         try:
             stats = await self.store.stats(cmd.contract_id)
         except BusUnavailable as exc:

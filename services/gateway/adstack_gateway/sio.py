@@ -34,7 +34,8 @@ import socketio
 from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
-from adstack_protocol import ServerEvent, close_is_terminal
+from adstack_gateway.siopacket import command_arguments, packet_problem
+from adstack_protocol import CloseCode, ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,16 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
     sessions: dict[str, Session] = {}
     tasks: set[asyncio.Task[None]] = set()
 
+    async def hang_up(eio_sid: str) -> None:
+        """Close an Engine.IO connection: a CLOSE packet, then its WebSocket is closed even
+        if the client ignores the CLOSE (a hostile one would keep it open, and sending)."""
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is None:
+            return
+        await sio.eio.disconnect(eio_sid)
+        if socket.upgraded:
+            socket.queue.put_nowait(None)  # the writer sends the CLOSE, then closes
+
     async def drop_refused(sid: str, eio_sid: str) -> None:
         # A refused client must not keep an Engine.IO connection open (it would not count
         # against any limit). Close it once the CONNECT_ERROR is queued ahead of the close.
@@ -142,7 +153,7 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
             if sio.manager.eio_sid_from_sid(sid, NAMESPACE) is None:
                 break
             await asyncio.sleep(0 if attempt < 20 else 0.01)
-        await sio.eio.disconnect(eio_sid)
+        await hang_up(eio_sid)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
@@ -164,48 +175,68 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
     async def disconnect(sid: str, reason: Any = None) -> None:
         session = sessions.pop(sid, None)
         if session is not None:
+            assert isinstance(session.transport, SioTransport), "created by connect()"
             if reason == sio.reason.CLIENT_DISCONNECT:
-                assert isinstance(session.transport, SioTransport), "created by connect()"
                 session.transport.release_poll()
+            # The Engine.IO connection may stay open after leaving the namespace (a client
+            # sending "41", or a terminal close): it no longer counts against the per-IP
+            # limit, so it gets the same time as a new one to (re)join, then it is closed.
+            expire_later(session.transport.eio_sid)
             await gateway.close(session)
 
     async def command(event: str, sid: str, *args: Any) -> Any:
         session = sessions.get(sid)
         if session is None or session.closed:
             return None  # closing: what arrives now is ignored
-        request_id = None
-        data = args[0] if args else None
-        if len(args) > 1:
-            reply = await gateway.handle(session, event, [*args], None)
-        else:
-            if isinstance(data, dict) and "requestId" in data:
-                data = dict(data)
-                request_id = data.pop("requestId")
-                if not isinstance(request_id, str | int) or isinstance(request_id, bool):
-                    request_id = None
-            reply = await gateway.handle(session, event, data, request_id)
+        data, request_id = command_arguments(args)
+        reply = await gateway.handle(session, event, data, request_id)
         return None if reply is None else reply.envelope()
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
     sio.on("*", command)
 
-    # An Engine.IO connection that never joins the namespace is not a session yet and
-    # counts against no limit: it gets ``handshake_timeout`` seconds to do so.
+    # An Engine.IO connection that is not in the namespace is not a session and counts
+    # against no limit: it gets ``handshake_timeout`` seconds to join, then it is closed.
     join_namespace = sio.eio.handlers["connect"]
 
     async def eio_connect(eio_sid: str, environ: dict[str, Any]) -> Any:
+        expire_later(eio_sid)
+        return await join_namespace(eio_sid, environ)
+
+    def expire_later(eio_sid: str) -> None:
         task = asyncio.create_task(expire_handshake(eio_sid))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-        return await join_namespace(eio_sid, environ)
 
     async def expire_handshake(eio_sid: str) -> None:
         await asyncio.sleep(settings.handshake_timeout)
         if (eio_sid in sio.eio.sockets
                 and sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is None):
-            log.info("Engine.IO connection %s never joined the namespace; closed", eio_sid)
-            await sio.eio.disconnect(eio_sid)
+            log.info("Engine.IO connection %s is not in the namespace; closed", eio_sid)
+            await hang_up(eio_sid)
 
     sio.eio.on("connect", eio_connect)
+
+    # Every Socket.IO packet is checked before python-socketio acts on it (see siopacket):
+    # a binary or malformed packet closes the connection with BAD_REQUEST (4501).
+    handle_packet = sio.eio.handlers["message"]
+
+    async def eio_message(eio_sid: str, message: Any) -> Any:
+        problem = packet_problem(message)
+        if problem is None:
+            return await handle_packet(eio_sid, message)
+        sid = sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
+        session = sessions.get(sid) if sid is not None else None
+        # Log once per connection: what a refused client keeps sending is dropped quietly.
+        if session is not None:
+            if not session.closed:
+                log.info("Socket.IO connection %s closed: %s", eio_sid, problem)
+                session.close_soon(CloseCode.BAD_REQUEST, problem)
+        elif eio_sid in sio.eio.sockets:
+            log.info("Engine.IO connection %s closed: %s", eio_sid, problem)
+            await hang_up(eio_sid)  # not (or no longer) in the namespace
+        return None
+
+    sio.eio.on("message", eio_message)
     return sio

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -384,11 +384,16 @@ def create_app(settings: IngesterSettings) -> Starlette:
             raise BadRequest(413, Code.PAYLOAD_TOO_LARGE, f"body exceeds {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, Code.PAYLOAD_TOO_LARGE, f"body exceeds {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BadRequest(413, Code.PAYLOAD_TOO_LARGE, f"body exceeds {limit} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            # The sender left mid-body (it will re-send): nothing to process, no traceback.
+            raise BadRequest(400, Code.INVALID_PAYLOAD,
+                             f"the sender disconnected after {size} bytes of the body") from None
         return b"".join(chunks)
 
     def error(status: int, code: str, message: str) -> JSONResponse:

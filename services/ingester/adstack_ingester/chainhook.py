@@ -25,16 +25,17 @@ import msgspec
 from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import ContractEvent, TransactionFeed, event_id, event_type_from_print
 from adstack_ingester.chain import BlockRecord
+from adstack_ingester.payloads import Count
 from adstack_ingester.pipeline import NO_OVERRIDES, ContractFilter, DecodeFailure, TypeNames
 
 
 class Identifier(msgspec.Struct):
-    index: int
+    index: Count
     hash: str
 
 
 class Position(msgspec.Struct):
-    index: int = 0
+    index: Count = 0
 
 
 class ReceiptEvent(msgspec.Struct):
@@ -73,13 +74,13 @@ class Transaction(msgspec.Struct):
 class BlockMetadata(msgspec.Struct):
     bitcoin_anchor_block_identifier: Identifier | None = None
     stacks_block_hash: str | None = None
-    block_time: int | None = None
+    block_time: Count | None = None
 
 
 class Block(msgspec.Struct):
     block_identifier: Identifier
     parent_block_identifier: Identifier | None = None
-    timestamp: int = 0
+    timestamp: Count = 0
     metadata: BlockMetadata = msgspec.field(default_factory=BlockMetadata)
     transactions: list[Transaction] = msgspec.field(default_factory=list)
 

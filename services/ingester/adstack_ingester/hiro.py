@@ -20,6 +20,7 @@ import msgspec
 from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import ContractEvent, TransactionFeed, event_id, event_type_from_print
 from adstack_ingester.chain import BlockRecord
+from adstack_ingester.payloads import Count
 from adstack_ingester.pipeline import NO_OVERRIDES, ContractFilter, DecodeFailure, TypeNames
 
 EVENT_LIMIT_MAX = 100
@@ -32,13 +33,13 @@ class HiroBlock(msgspec.Struct, kw_only=True):
     """A v1 ``Block`` (REST and the WebSocket ``block`` notification)."""
 
     canonical: bool = True
-    height: int
+    height: Count
     hash: str
     index_block_hash: str
     parent_block_hash: str = ""
-    burn_block_time: int = 0
-    burn_block_height: int = 0
-    block_time: int | None = None
+    burn_block_time: Count = 0
+    burn_block_height: Count = 0
+    block_time: Count | None = None
     txs: list[str] = msgspec.field(default_factory=list)
 
 
@@ -54,7 +55,7 @@ class ContractLog(msgspec.Struct):
 
 
 class HiroEvent(msgspec.Struct, kw_only=True):
-    event_index: int
+    event_index: Count
     event_type: str
     tx_id: str = ""
     contract_log: ContractLog | None = None
@@ -72,19 +73,19 @@ class HiroTx(msgspec.Struct, kw_only=True):
     tx_status: str = "success"
     tx_type: str = ""
     sender_address: str | None = None
-    block_height: int | None = None
+    block_height: Count | None = None
     block_hash: str | None = None
     index_block_hash: str | None = None
     canonical: bool = True
     microblock_canonical: bool = True
     contract_call: ContractCall | None = None
-    event_count: int = 0
+    event_count: Count = 0
     events: list[HiroEvent] = msgspec.field(default_factory=list)
 
 
 class BlockList(msgspec.Struct):
     results: list[HiroBlock]
-    total: int = 0
+    total: Count = 0
 
 
 block_decoder = msgspec.json.Decoder(HiroBlock)

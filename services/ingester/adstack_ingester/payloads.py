@@ -6,7 +6,15 @@ fields keep working. Pre- and post-Nakamoto shapes both decode.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+MAX_COUNT = 2**53 - 1
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+"""Heights, indices, times and amounts: never negative, and at most 2^53 − 1, which Lua
+(Redis scripts), msgpack and JavaScript clients all hold exactly. An unbounded ``int``
+let a block height of 10^30 through decoding, to fail later with a 500."""
 
 
 class ContractEventBody(msgspec.Struct, kw_only=True):
@@ -17,7 +25,7 @@ class ContractEventBody(msgspec.Struct, kw_only=True):
 
 class ObserverEvent(msgspec.Struct, kw_only=True):
     txid: str
-    event_index: int
+    event_index: Count
     type: str
     committed: bool = True
     contract_event: ContractEventBody | None = None
@@ -25,20 +33,20 @@ class ObserverEvent(msgspec.Struct, kw_only=True):
 
 class ObserverTransaction(msgspec.Struct, kw_only=True):
     txid: str
-    tx_index: int = 0
+    tx_index: Count = 0
     status: str = "success"
     raw_tx: str = "0x00"
 
 
 class NewBlock(msgspec.Struct, kw_only=True):
     block_hash: str
-    block_height: int
+    block_height: Count
     index_block_hash: str
     parent_index_block_hash: str = ""
     parent_block_hash: str = ""
-    burn_block_height: int = 0
-    burn_block_time: int = 0
-    block_time: int | None = None
+    burn_block_height: Count = 0
+    burn_block_time: Count = 0
+    block_time: Count | None = None
     events: list[ObserverEvent] = msgspec.field(default_factory=list)
     transactions: list[ObserverTransaction] = msgspec.field(default_factory=list)
     # Nakamoto (epoch 3.x) blocks only:
@@ -53,8 +61,8 @@ class NewBlock(msgspec.Struct, kw_only=True):
 
 class NewBurnBlock(msgspec.Struct, kw_only=True):
     burn_block_hash: str
-    burn_block_height: int
-    burn_amount: int = 0
+    burn_block_height: Count
+    burn_amount: Count = 0
     consensus_hash: str | None = None
     parent_burn_block_hash: str | None = None
 
@@ -70,13 +78,15 @@ class NewMicroblocks(msgspec.Struct, kw_only=True):
     events: list[ObserverEvent] = msgspec.field(default_factory=list)
     transactions: list[ObserverTransaction] = msgspec.field(default_factory=list)
     burn_block_hash: str = ""
-    burn_block_height: int = 0
+    burn_block_height: Count = 0
 
 
 PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
-    msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
-"""What decoding an untrusted payload can raise: msgspec raises UnicodeDecodeError (not
-DecodeError) for invalid UTF-8 inside a JSON string — found by the fuzzer."""
+    msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+"""What decoding an untrusted payload can raise. Both extras are fuzzer finds: msgspec
+raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 inside a JSON string, and
+RecursionError for JSON nested about 1000 levels deep (even inside a field the structs
+ignore). Either used to answer 500."""
 
 new_block_decoder = msgspec.json.Decoder(NewBlock)
 new_burn_block_decoder = msgspec.json.Decoder(NewBurnBlock)

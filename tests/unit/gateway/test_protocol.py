@@ -113,3 +113,31 @@ def test_socketio_reply_carries_the_request_id_inside_data() -> None:
     assert reply.envelope() == {"event": "subscribed", "data": {"contractId": C},
                                 "requestId": "r-9"}
     assert Outgoing("pong", data={"t": 1}).envelope() == {"event": "pong", "data": {"t": 1}}
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_a_deeply_nested_frame_is_invalid_payload(depth: int) -> None:
+    """Regression (fuzzer find): msgspec raised RecursionError and the connection died."""
+    text = '{"event":"subscribe","data":' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(ProtocolError) as info:
+        parse_frame(text)
+    assert info.value.code is ErrorCode.INVALID_PAYLOAD
+    assert info.value.message == "frame is nested too deeply"
+
+
+@pytest.mark.parametrize("event", [None, 1, 1.5, True, [], {}, ["subscribe"]])
+def test_an_event_name_that_is_not_a_string_is_invalid_payload(event: Any) -> None:
+    """Regression (fuzzer find): Socket.IO ``2[null]`` raised TypeError in the error path."""
+    with pytest.raises(ProtocolError) as info:
+        parse_command(event, {"contractId": C}, request_id="r")
+    assert info.value.code is ErrorCode.INVALID_PAYLOAD
+    assert info.value.request_id == "r"
+
+
+@pytest.mark.parametrize("contract", [C + "\n", C + "\r\n", "\n" + C, C + " ", C + "\x00"])
+def test_a_contract_id_with_trailing_or_leading_junk_is_invalid(contract: str) -> None:
+    """Regression: the contract-id regex ended with ``$``, which matches before a final
+    newline, so ``SP….name\\n`` was accepted as a (different) contract."""
+    with pytest.raises(ProtocolError) as info:
+        parse_command("subscribe", {"contractId": contract})
+    assert info.value.code is ErrorCode.INVALID_CONTRACT

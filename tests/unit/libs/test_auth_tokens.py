@@ -164,3 +164,15 @@ def test_contracts_claim_limits_subscriptions(hs_verifier: TokenVerifier) -> Non
     assert can_subscribe(claims, C1)
     assert not can_subscribe(claims, "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.auction-engine")
     assert can_subscribe(hs_verifier.verify(hs()), "anything")
+
+
+@pytest.mark.parametrize("exp_claim", ["exp_int", "exp_str"])
+def test_expiry_is_read_whatever_type_the_issuer_used(hs_verifier: TokenVerifier,
+                                                      exp_claim: str) -> None:
+    """Regression: PyJWT accepts ``exp: "1700000000"`` (it checks ``int(exp)``), but the
+    claims read it as "no expiry", so such a session was never closed at expiry."""
+    exp = int(time.time()) + 600
+    claims = hs_verifier.verify(hs(exp=exp if exp_claim == "exp_int" else str(exp)))
+    assert claims.expires_at == float(exp)
+    no_exp = jwt.encode({"userId": "user-1"}, SECRET, algorithm="HS256")
+    assert hs_verifier.verify(no_exp).expires_at is None

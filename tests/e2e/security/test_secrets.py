@@ -1,0 +1,132 @@
+"""Secrets never leave the services: not in ``/status``, ``/health``, ``/metrics``, logs (at
+DEBUG), HTTP error bodies or client error frames, including while Redis is down and when
+a password is wrong. Redis runs with ``--requirepass``, so its password is really in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from adstack_devnet.chain import Chain
+from adstack_localredis import LocalRedis
+from tests.helpers import services
+from tests.helpers.client import WsClient
+from tests.helpers.events import CAMPAIGN
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SUITE = "attack suite"
+REDIS_PASSWORD = "redis-pass-Vq81-never-shown"
+WRONG_PASSWORD = "wrong-redis-pass-Kd20-never-shown"
+JWT_SECRET = "jwt-secret-Hn55-never-shown-0123456789abcdef"
+OBSERVER_TOKEN = "observer-token-Lw73-never-shown"
+CHAINHOOK_AUTH = "Bearer chainhook-secret-Pz09-never-shown"
+HIRO_API_KEY = "hiro-key-Tg46-never-shown"
+SECRETS = [REDIS_PASSWORD, WRONG_PASSWORD, JWT_SECRET, OBSERVER_TOKEN,
+           CHAINHOOK_AUTH.removeprefix("Bearer "), HIRO_API_KEY]
+
+
+def token(**claims: object) -> str:
+    now = int(time.time())
+    return jwt.encode({"userId": "user-1", "iat": now, "exp": now + 3600, **claims},
+                      JWT_SECRET, algorithm="HS256")
+
+
+def status_of(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+async def test_secrets_never_appear_anywhere(log_dir: Path,
+                                             hostile: Callable[[str, str], None]) -> None:
+    seen: list[str] = []
+    # Client tokens are credentials too: this one travels as ?token= (as a browser's must).
+    client_token = token(userId="client-whose-token-must-not-be-logged")
+    with LocalRedis(extra_args=["--requirepass", REDIS_PASSWORD]) as redis:
+        url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis.port}/0"
+        env = {"LOG_LEVEL": "DEBUG"}
+        ingester = services.ingester(url, log_dir, OBSERVER_TOKEN=OBSERVER_TOKEN,
+                                     STACKS_SOURCES="observer,chainhook",
+                                     CHAINHOOK_AUTH_HEADER=CHAINHOOK_AUTH,
+                                     HIRO_API_KEY=HIRO_API_KEY, **env)
+        gateway = services.gateway(url, log_dir, JWT_SECRET=JWT_SECRET, **env)
+        wrong = services.gateway(url.replace(REDIS_PASSWORD, WRONG_PASSWORD), log_dir,
+                                 JWT_SECRET=JWT_SECRET, **env)
+        running = (ingester, gateway, wrong)
+        for service in running:  # all three start at once
+            service.start(wait=False)
+        try:
+            ingester.wait_healthy()
+            gateway.wait_healthy()
+            chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=5, events_per_block=2)
+            good = {"Authorization": f"Bearer {OBSERVER_TOKEN}"}
+            async with (httpx.AsyncClient(timeout=10) as http,
+                        WsClient(gateway.ws, client_token) as client):
+                await client.wait_for("connected")
+                await client.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
+                # The secrets are in use: the right ones are accepted...
+                block = chain.next_block()
+                posted = await http.post(f"{ingester.http}/new_block", headers=good,
+                                         content=json.dumps(block.payload).encode())
+                assert posted.status_code == 200
+                await client.wait_for("event", len(block.prints))
+                # ...and wrong ones refused, with answers that must not echo anything.
+                for case, path, headers in [
+                    ("wrong observer token", "/new_block", {"Authorization": "Bearer x"}),
+                    ("wrong Chainhook header", "/chainhook", {"Authorization": "Bearer y"}),
+                ]:
+                    hostile(SUITE, f"secrets: {case}")
+                    answer = await http.post(f"{ingester.http}{path}", headers=headers,
+                                             content=b"{}")
+                    assert answer.status_code == 401
+                    seen.append(answer.text)
+                hostile(SUITE, "secrets: refresh with a token signed by another secret")
+                refused = await client.request("refresh", {"token": jwt.encode(
+                    {"userId": "user-1"}, "x" * 40, algorithm="HS256")}, "refreshed")
+                assert refused["error"]["code"] == "INVALID_TOKEN"
+
+                def snapshot() -> None:
+                    for service in running:
+                        for path in ("/status", "/health", "/health/live", "/metrics"):
+                            with contextlib.suppress(httpx.HTTPError):
+                                seen.append(httpx.get(f"{service.http}{path}", timeout=5).text)
+
+                snapshot()
+                # Redis goes away: every error path runs (connection errors, retries).
+                hostile(SUITE, "secrets: errors while Redis is down")
+                redis.kill()
+                history = await client.request("getHistory", {"contractId": CAMPAIGN},
+                                               "history")
+                assert history["error"]["code"] == "HISTORY_ERROR"
+                down = await http.post(f"{ingester.http}/new_block", headers=good,
+                                       content=json.dumps(chain.next_block().payload).encode())
+                assert down.status_code == 503
+                seen.append(down.text)
+                await asyncio.sleep(0.5)  # let reconnect attempts fail and log
+                # (The gateway with the wrong password has been refused all along; it is
+                # live once its start-up wait for Redis gave up.)
+                wrong.wait_live()
+                assert status_of(f"{wrong.http}/health") == 503, "a wrong password: not ready"
+                snapshot()
+            seen.append(json.dumps(client.frames))
+        finally:
+            for service in running:
+                service.stop()
+    logs = [Path(service.log_path).read_text(errors="replace") for service in running]
+    assert any("DEBUG" in text for text in logs), "debug logging was on"
+    assert sum(len(text) for text in seen) > 10_000, "the answers were collected"
+    assert "?token=***" in logs[1], "the handshake was logged, masked"
+    for text in [*seen, *logs]:
+        for secret in [*SECRETS, client_token]:
+            assert secret not in text, f"a secret leaked: {secret[:12]}… in {text[:200]!r}"
