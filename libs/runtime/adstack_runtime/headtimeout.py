@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import h11
@@ -21,11 +22,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger(__name__)
 
+HEAD_TIMEOUT_ENV = "ADSTACK_HEAD_TIMEOUT"
+
 
 class HeadTimeoutProtocol(H11Protocol):
     """An ``H11Protocol`` that closes connections whose request head is late."""
 
-    head_timeout: float = 10.0
+    head_timeout: float = float(os.environ.get(HEAD_TIMEOUT_ENV, "10") or "10")
+    """Worker processes of ``--workers N`` import this class by name (a class made by
+    :func:`head_timeout_protocol` cannot be pickled), so they read the deadline from the
+    environment the supervisor sets."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

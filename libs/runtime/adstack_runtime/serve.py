@@ -9,13 +9,14 @@ from an import string.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from adstack_runtime.headtimeout import head_timeout_protocol
+from adstack_runtime.headtimeout import HEAD_TIMEOUT_ENV, head_timeout_protocol
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,18 @@ def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
     ``head_timeout``: seconds a connection has to send a complete request head (see
     :mod:`adstack_runtime.headtimeout`).
     """
+    http: Any = head_timeout_protocol(head_timeout)
+    if extra.get("workers"):
+        # Spawned workers unpickle the config: give them the class by import string and
+        # the deadline through the environment they inherit.
+        os.environ[HEAD_TIMEOUT_ENV] = str(head_timeout)
+        http = "adstack_runtime.headtimeout:HeadTimeoutProtocol"
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level.lower(),
-        http=head_timeout_protocol(head_timeout),
+        http=http,
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=ws_max_size,
