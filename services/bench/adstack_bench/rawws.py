@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
-OnText = Callable[[bytes], None]
+OnText = Callable[["RawClient", bytes], None]
+"""Called with the connection and each text payload (bytes)."""
 
 
 def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -33,7 +34,7 @@ def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 
 class RawClient(asyncio.Protocol):
-    """One connection. ``on_text`` gets each text payload (bytes)."""
+    """One connection. ``on_text`` gets it and each text payload (bytes)."""
 
     def __init__(self, path: str, host: str, on_text: OnText) -> None:
         self.path = path
@@ -95,7 +96,7 @@ class RawClient(asyncio.Protocol):
             payload = bytes(buf[pos + head : pos + head + length])
             pos += head + length
             if opcode in {0x0, 0x1}:
-                self.on_text(payload)
+                self.on_text(self, payload)
             elif opcode == 0x9:
                 self.send(payload, opcode=0xA)
             elif opcode == 0x8:

@@ -63,7 +63,10 @@ class Histogram:
         return hist
 
 
-def fmt(hist: Histogram) -> str:
+def fmt(hist: Histogram, *, short: bool = False) -> str:
+    """``p50 … p95 … p99 … max …`` in ms (``short``: p50 and p99 only)."""
+    if short:
+        return f"p50 {hist.percentile(50):6.1f} ms  p99 {hist.percentile(99):6.1f} ms"
     return (f"p50 {hist.percentile(50):.1f} ms  p95 {hist.percentile(95):.1f} ms  "
             f"p99 {hist.percentile(99):.1f} ms  max {hist.max_ms:.1f} ms  (n={hist.count})")
 
