@@ -37,6 +37,7 @@ environment:
   STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
   MAX_FRAME_BYTES               largest client frame (default 65536)
   OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
+  WS_DIRECT_WRITE               /ws: write relayed frames straight to the socket (default true)
   WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
   DRAIN_SECONDS                 SIGTERM drain window (default 10)
   NODE_ENV, LOG_LEVEL, LOG_JSON

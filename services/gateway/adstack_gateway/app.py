@@ -28,6 +28,7 @@ from adstack_bus import ChannelSubscriber, ClusterSubscriber, Store, Subscriber,
 from adstack_gateway import __version__
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.core import Gateway
+from adstack_gateway.direct import SEND_KEY
 from adstack_gateway.hub import Hub
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
@@ -51,6 +52,9 @@ class GatewayApp:
         self._asgi = socketio.ASGIApp(sio, other_asgi_app=starlette, socketio_path="socket.io")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            # The server's own send: /ws writes relayed frames straight to its connection.
+            scope[SEND_KEY] = send
         await self._asgi(scope, receive, send)
 
 

@@ -7,6 +7,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.direct import UvicornSocket
 from adstack_gateway.routing import Outgoing
 from adstack_protocol import CloseCode
 
@@ -49,6 +50,9 @@ async def ws_endpoint(websocket: WebSocket) -> None:
         return
     try:
         await websocket.accept()
+        if gateway.settings.ws_direct_write:
+            # Relayed frames are written straight to the socket (see direct.py).
+            session.direct = UvicornSocket.attach(websocket.scope)
         gateway.open(session)
         while True:
             message = await websocket.receive()
