@@ -10,14 +10,19 @@ import uvicorn
 def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
               ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
               ws_ping_timeout: float | None = 20.0,
-              timeout_graceful_shutdown: int | None = None) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM. Blocks."""
+              timeout_graceful_shutdown: int | None = None,
+              ws: Any = "websockets-sansio") -> None:
+    """Serve ``app`` until SIGINT/SIGTERM. Blocks.
+
+    ``ws`` is uvicorn's WebSocket implementation: a name, or a protocol class (the gateway
+    passes its own subclass of the websockets-sansio protocol).
+    """
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level.lower(),
-        ws="websockets-sansio",
+        ws=ws,
         ws_per_message_deflate=False,
         ws_max_size=ws_max_size,
         ws_ping_interval=ws_ping_interval,

@@ -39,7 +39,6 @@ START_RATES = {("ws", 100): 60_000.0, ("ws", 1000): 60_000.0, ("ws", 5000): 30_0
 
 Log = Callable[[str], None]
 
-
 def raise_fd_limit(n: int = 65536) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = n if hard == resource.RLIM_INFINITY else min(n, hard)
@@ -63,9 +62,13 @@ def loadavg() -> str:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, log: Log) -> None:
+    def __init__(self, args: argparse.Namespace, log: Log, log_dir: Path, report: Report,
+                 gateway_env: dict[str, str]) -> None:
         self.args = args
         self.log = log
+        self.log_dir = log_dir
+        self.report = report
+        self.gateway_env = gateway_env
         self.trials: list[str] = []
 
     def step(self, system: System, fleet: Fleet, target: float, seconds: float,
@@ -161,95 +164,63 @@ class Bench:
                      f"({connect.connect_errors} errors)")
         return fleet
 
+    def ingest(self) -> None:
+        """The ingester alone, fed over HTTP as fast as it answers."""
+        args, log_dir, report, log = self.args, self.log_dir, self.report, self.log
+        blocks = 6 if args.quick else 60
+        events, seconds, cpu = ingest_throughput(log_dir / "ingest", blocks=blocks)
+        report.ingest = (events, seconds, cpu)
+        log(f"ingester: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s "
+            f"({cpu / seconds:.0%} of a core)")
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="adstack-bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="a seconds-long smoke run (CI): N=100, one step per measurement")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per search step")
-    parser.add_argument("--confirm", type=float, default=8.0,
-                        help="seconds of the step that confirms the best rate")
-    parser.add_argument("--warmup", type=float, default=1.0,
-                        help="seconds at a new rate before measuring")
-    parser.add_argument("--max-steps", type=int, default=10)
-    parser.add_argument("--budget-ms", type=float, default=50.0,
-                        help="p99 end-to-end latency a passing step must stay under")
-    parser.add_argument("--sizes", default="100,1000,5000", help="audiences N to search")
-    parser.add_argument("--idle", type=int, default=10_000, help="idle connections for RSS")
-    parser.add_argument("--procs", type=int, default=2, help="client processes")
-    parser.add_argument("--connect-rate", type=float, default=2000.0,
-                        help="new connections per second while connecting")
-    parser.add_argument("--transport", choices=["ws", "sio", "both"], default="both")
-    parser.add_argument("--no-scaling", action="store_true", help="skip 2 gateways vs 1")
-    parser.add_argument("--output", default="docs/performance.md")
-    parser.add_argument("--gateway-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the gateways (A/B runs)")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.sizes, args.idle, args.max_steps = "100", 200, 1
-        args.duration, args.confirm, args.warmup = min(args.duration, 1.5), 1.5, 0.5
-    raise_fd_limit()
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    transports = ["ws", "sio"] if args.transport == "both" else [args.transport]
-    gateway_env = dict(item.split("=", 1) for item in args.gateway_env)
-    log_dir = Path(tempfile.mkdtemp(prefix="adstack-bench-"))
+    def memory(self) -> None:
+        """RSS per idle connection, on a fresh gateway."""
+        args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
+        gateway_env = self.gateway_env
+        system = System(log_dir / "memory", contracts=CONTRACTS, gateway_env=gateway_env,
+                        devnet=False)
+        try:
+            time.sleep(1.0)
+            pid = system.gateways[0].pid
+            before = rss_of(pid) or 0
+            log(f"memory: connecting {args.idle:,} idle clients")
+            fleet = bench.fleet(system.ws_urls[0], "ws", args.idle, contracts=CONTRACTS[:1])
+            time.sleep(2.0)
+            after = rss_of(pid) or 0
+            held = fleet.take().connected
+            fleet.close()
+            report.memory = Memory(before, after, held)
+            log(f"memory: {held:,} connections, RSS {before / 1e6:.1f} → {after / 1e6:.1f} MB, "
+                f"{report.memory.per_connection / 1024:.1f} KiB each")
+        finally:
+            system.stop()
 
-    def log(line: str) -> None:
-        print(line, flush=True)
+    def fanout(self, sizes: list[int], transports: list[str]) -> None:
+        """The highest passing rate per transport and N on one gateway, and the targets."""
+        args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
+        gateway_env = self.gateway_env
+        system = System(log_dir / "one", contracts=CONTRACTS, gateway_env=gateway_env)
+        try:
+            for transport in transports:
+                for clients in sizes:
+                    log(f"fan-out: {transport} N={clients}")
+                    with bench.fleet(system.ws_urls[0], transport, clients) as fleet:
+                        start = args.start or START_RATES.get((transport, clients), 20_000.0)
+                        if args.quick:
+                            start = 5_000.0 if transport == "ws" else 2_000.0
+                        best = bench.search(system, fleet, transport, start)
+                        report.fanout.append((transport, clients, best))
+                        target = {1000: (95_000.0, 25.0), 5000: (47_500.0, 50.0)}.get(clients)
+                        if transport == "ws" and target is not None and not args.quick:
+                            step = bench.step(system, fleet, target[0], args.confirm, transport)
+                            report.targets.append(TargetCheck(clients, target[0], target[1], step))
+        finally:
+            system.stop()
 
-    bench = Bench(args, log)
-    report = Report(started=time.time(), load_before=loadavg(), budget_ms=args.budget_ms,
-                    quick=args.quick, gateway_env=gateway_env)
-    log(f"load average before: {report.load_before} (quiet: 1-min < 0.8); logs in {log_dir}")
-
-    # 1. The ingester alone.
-    blocks = 6 if args.quick else 60
-    events, seconds, cpu = ingest_throughput(log_dir / "ingest", blocks=blocks)
-    report.ingest = (events, seconds, cpu)
-    log(f"ingester: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s "
-        f"({cpu / seconds:.0%} of a core)")
-
-    # 2. Memory per idle connection, on a fresh gateway.
-    system = System(log_dir / "memory", contracts=CONTRACTS, gateway_env=gateway_env,
-                    devnet=False)
-    try:
-        time.sleep(1.0)
-        pid = system.gateways[0].pid
-        before = rss_of(pid) or 0
-        log(f"memory: connecting {args.idle:,} idle clients")
-        fleet = bench.fleet(system.ws_urls[0], "ws", args.idle, contracts=CONTRACTS[:1])
-        time.sleep(2.0)
-        after = rss_of(pid) or 0
-        held = fleet.take().connected
-        fleet.close()
-        report.memory = Memory(before, after, held)
-        log(f"memory: {held:,} connections, RSS {before / 1e6:.1f} → {after / 1e6:.1f} MB, "
-            f"{report.memory.per_connection / 1024:.1f} KiB each")
-    finally:
-        system.stop()
-
-    # 3. Fan-out per transport and N, on one gateway.
-    system = System(log_dir / "one", contracts=CONTRACTS, gateway_env=gateway_env)
-    try:
-        for transport in transports:
-            for clients in sizes:
-                log(f"fan-out: {transport} N={clients}")
-                with bench.fleet(system.ws_urls[0], transport, clients) as fleet:
-                    start = START_RATES.get((transport, clients), 20_000.0)
-                    if args.quick:
-                        start = 5_000.0 if transport == "ws" else 2_000.0
-                    best = bench.search(system, fleet, transport, start)
-                    report.fanout.append((transport, clients, best))
-                    target = {1000: (95_000.0, 25.0), 5000: (47_500.0, 50.0)}.get(clients)
-                    if transport == "ws" and target is not None and not args.quick:
-                        step = bench.step(system, fleet, target[0], args.confirm, transport)
-                        report.targets.append(TargetCheck(clients, target[0], target[1], step))
-    finally:
-        system.stop()
-
-    # 4. Two gateway processes against one (same total N, same search).
-    if not args.no_scaling:
+    def scaling(self) -> None:
+        """Two gateway processes against one (same total N, same search)."""
+        args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
+        gateway_env = self.gateway_env
         scaling_n = 100 if args.quick else 1000
         one = next((s for t, n, s in report.fanout if t == "ws" and n == scaling_n), None)
         if one is None:
@@ -270,6 +241,60 @@ def main(argv: list[str] | None = None) -> None:
             system.stop()
         report.scaling = Scaling(scaling_n, one, two)
 
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="adstack-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="a seconds-long smoke run (CI): N=100, one step per measurement")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per search step")
+    parser.add_argument("--confirm", type=float, default=8.0,
+                        help="seconds of the step that confirms the best rate")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds at a new rate before measuring")
+    parser.add_argument("--max-steps", type=int, default=10)
+    parser.add_argument("--budget-ms", type=float, default=50.0,
+                        help="p99 end-to-end latency a passing step must stay under")
+    parser.add_argument("--sizes", default="100,1000,5000", help="audiences N to search")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle connections for RSS")
+    parser.add_argument("--procs", type=int, default=2, help="client processes")
+    parser.add_argument("--connect-rate", type=float, default=2000.0,
+                        help="new connections per second while connecting")
+    parser.add_argument("--transport", choices=["ws", "sio", "both"], default="both")
+    parser.add_argument("--phases", default="ingest,memory,fanout,scaling",
+                        help="comma-separated subset of ingest,memory,fanout,scaling")
+    parser.add_argument("--start", type=float, default=0.0,
+                        help="first delivered events/s of every search (default: per N)")
+    parser.add_argument("--output", default="docs/performance.md")
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the gateways (A/B runs)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.idle, args.max_steps = "100", 200, 1
+        args.duration, args.confirm, args.warmup = min(args.duration, 1.5), 1.5, 0.5
+    raise_fd_limit()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    transports = ["ws", "sio"] if args.transport == "both" else [args.transport]
+    gateway_env = dict(item.split("=", 1) for item in args.gateway_env)
+    log_dir = Path(tempfile.mkdtemp(prefix="adstack-bench-"))
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    report = Report(started=time.time(), load_before=loadavg(), budget_ms=args.budget_ms,
+                    quick=args.quick, gateway_env=gateway_env)
+    bench = Bench(args, log, log_dir, report, gateway_env)
+    log(f"load average before: {report.load_before} (quiet: 1-min < 0.8); logs in {log_dir}")
+
+    phases = set(args.phases.split(","))
+    if "ingest" in phases:
+        bench.ingest()
+    if "memory" in phases:
+        bench.memory()
+    if "fanout" in phases:
+        bench.fanout(sizes, transports)
+    if "scaling" in phases:
+        bench.scaling()
     report.trials = bench.trials
     report.load_after = loadavg()
     write_report(Path(args.output), report)

@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from exc
     setup_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
     from adstack_gateway.app import create_app
+    from adstack_gateway.wsproto import GatewayWebSocketProtocol
 
     try:
         app = create_app(settings)
@@ -81,7 +82,9 @@ def main(argv: list[str] | None = None) -> None:
               log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
               ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
-              timeout_graceful_shutdown=1)
+              timeout_graceful_shutdown=1,
+              # websockets-sansio, lighter per connection, with direct frame writes.
+              ws=GatewayWebSocketProtocol)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,20 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from adstack_auth import TokenVerifier
 from adstack_bus import ChannelSubscriber, ClusterSubscriber, Store, Subscriber, create_redis
 from adstack_gateway import __version__
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.core import Gateway
-from adstack_gateway.direct import SEND_KEY
 from adstack_gateway.hub import Hub
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.sio import create_sio
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
+from adstack_gateway.wsproto import SEND_KEY
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class GatewayApp:
         if scope["type"] == "websocket":
             # The server's own send: /ws writes relayed frames straight to its connection.
             scope[SEND_KEY] = send
+            if scope["path"] == "/ws":
+                # Straight to the endpoint: no routing or middleware applies to it, and each
+                # layer would keep a coroutine frame alive per connection.
+                scope["app"] = self.starlette
+                await ws_endpoint(WebSocket(scope, receive, send))
+                return
         await self._asgi(scope, receive, send)
 
 

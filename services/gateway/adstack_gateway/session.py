@@ -43,12 +43,12 @@ class Transport(Protocol):
 
 
 class DirectSocket(Protocol):
-    """A socket that takes complete WebSocket frames synchronously (see ``direct.py``)."""
+    """A connection that takes complete WebSocket frames synchronously (``wsproto.py``)."""
 
-    def open(self) -> bool:
+    def frames_open(self) -> bool:
         """True while frames may be written (open, no close handshake started)."""
 
-    def write(self, data: bytes) -> int:
+    def write_frames(self, data: bytes) -> int:
         """Write whole frames; returns the bytes still waiting in the write buffer."""
 
 
@@ -187,10 +187,10 @@ class Session:
         count = len(pending)
         pending.clear()
         direct = self.direct
-        if self.closed or direct is None or not direct.open():
+        if self.closed or direct is None or not direct.frames_open():
             return  # closing: the client gets nothing more
         self.sent += count
-        if direct.write(data) > self.outbox_max_bytes:
+        if direct.write_frames(data) > self.outbox_max_bytes:
             self._too_slow(f"outbox over {self.outbox_max_bytes} bytes")  # socket buffer
 
     def _too_slow(self, why: str) -> None:

@@ -7,8 +7,8 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from adstack_gateway.core import Gateway, Refused
-from adstack_gateway.direct import UvicornSocket
 from adstack_gateway.routing import Outgoing
+from adstack_gateway.wsproto import direct_socket
 from adstack_protocol import CloseCode
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,8 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     try:
         await websocket.accept()
         if gateway.settings.ws_direct_write:
-            # Relayed frames are written straight to the socket (see direct.py).
-            session.direct = UvicornSocket.attach(websocket.scope)
+            # Relayed frames are written straight to the socket (see wsproto.py).
+            session.direct = direct_socket(websocket.scope)
         gateway.open(session)
         while True:
             message = await websocket.receive()
