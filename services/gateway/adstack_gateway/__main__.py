@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
               timeout_graceful_shutdown=1,
               # websockets-sansio, lighter per connection, with direct frame writes.
-              ws=GatewayWebSocketProtocol)
+              ws=GatewayWebSocketProtocol, loop=os.environ.get("GATEWAY_LOOP", "auto"))
 
 
 if __name__ == "__main__":

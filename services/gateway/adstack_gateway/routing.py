@@ -64,11 +64,14 @@ class Outgoing:
 
         Raises:
             msgspec.DecodeError / ValidationError: not a frame.
+            UnicodeDecodeError: not UTF-8.
         """
         peek = _peek_decoder.decode(raw)
         data = peek.data
-        return cls(peek.event, raw=raw, event_type=data.type, offset=data.offset,
-                   epoch=data.epoch, source=data.source, published_at=data.publishedAt)
+        message = cls(peek.event, raw=raw, event_type=data.type, offset=data.offset,
+                      epoch=data.epoch, source=data.source, published_at=data.publishedAt)
+        message._text = raw.decode()  # all of it valid UTF-8, not only the fields peeked at
+        return message
 
     @classmethod
     def from_event_data(cls, event: str, data_json: bytes, *, event_type: str = "",

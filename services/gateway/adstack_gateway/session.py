@@ -83,7 +83,19 @@ class Flusher:
         self._scheduled = False
         dirty, self._dirty = self._dirty, []
         for session in dirty:
-            session.flush()
+            # Session.flush, inlined: this loop runs once per client per iteration.
+            pending = session._pending
+            if not pending:
+                continue
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            count = len(pending)
+            pending.clear()
+            direct = session.direct
+            if session.closed or direct is None or not direct.frames_open():
+                continue  # closing: the client gets nothing more
+            session.sent += count
+            if direct.write_frames(data) > session.outbox_max_bytes:
+                session.too_slow()
         if self._after:
             after, self._after = self._after, []
             for callback in after:
@@ -167,7 +179,7 @@ class Session:
             return
         size = len(message.text)
         if self._outbox_bytes + size > self.outbox_max_bytes:
-            self._too_slow(f"outbox over {self.outbox_max_bytes} bytes")
+            self.too_slow()
             return
         if self._outbox is None:
             self._outbox = deque()
@@ -191,10 +203,11 @@ class Session:
             return  # closing: the client gets nothing more
         self.sent += count
         if direct.write_frames(data) > self.outbox_max_bytes:
-            self._too_slow(f"outbox over {self.outbox_max_bytes} bytes")  # socket buffer
+            self.too_slow()
 
-    def _too_slow(self, why: str) -> None:
-        log.info("session %s too slow: %s", self.id, why)
+    def too_slow(self) -> None:
+        """The client does not take its frames fast enough: close it with ``SLOW``."""
+        log.info("session %s too slow: outbox over %d bytes", self.id, self.outbox_max_bytes)
         record_outbox_overflow()
         self.close_soon(CloseCode.SLOW, "too slow: outbound queue overflow")
 

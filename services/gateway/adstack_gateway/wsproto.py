@@ -112,10 +112,9 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
             self.response = None  # type: ignore[assignment]
 
     def frames_open(self) -> bool:
-        """True while whole frames may be written: open, no close started, no extension."""
-        return (not self.close_sent and not self.disconnected
-                and self.conn.state is State.OPEN and not self.conn.extensions
-                and not self.transport.is_closing())
+        """True while whole frames may be written: open, and no close started by either
+        side (a received close is answered and the transport closed in the same callback)."""
+        return not self.close_sent and not self.disconnected and not self.transport.is_closing()
 
     def write_frames(self, data: bytes) -> int:
         """Write complete server frames; returns the bytes still in the write buffer."""
@@ -128,6 +127,7 @@ def direct_socket(scope: Any) -> GatewayWebSocketProtocol | None:
     """The connection of an accepted WebSocket ``scope`` if it takes direct frames."""
     send = scope.get(SEND_KEY)
     protocol = getattr(send, "__self__", None)
-    if isinstance(protocol, GatewayWebSocketProtocol) and protocol.frames_open():
+    if (isinstance(protocol, GatewayWebSocketProtocol) and protocol.frames_open()
+            and protocol.conn.state is State.OPEN and not protocol.conn.extensions):
         return protocol
     return None
