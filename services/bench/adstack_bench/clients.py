@@ -23,9 +23,11 @@ from adstack_bench.stats import Histogram, published_at_ms
 NATIVE_EVENT = b'{"event":"event"'
 NATIVE_CONNECTED = b'{"event":"connected"'
 NATIVE_ERROR = b'{"event":"error"'
+NATIVE_SUBSCRIBED = b'{"event":"subscribed"'
 SIO_EVENT = b'42["event",'
 SIO_CONNECTED = b'42["connected",'
 SIO_ERROR = b'42["error",'
+SIO_SUBSCRIBED = b'42["subscribed",'
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Window:
     connected: int = 0
     """Open connections at the end of the window (a level, not a count of events)."""
     pending: int = 0
-    """Connections still being opened."""
+    """Connections still being opened, or still waiting for their ``subscribed`` replies."""
     connect_errors: int = 0
     disconnects: int = 0
     events: int = 0
@@ -103,12 +105,13 @@ class Window:
 class _Client:
     """One connection's counters (events per window, for the completeness check)."""
 
-    __slots__ = ("conn", "events", "open")
+    __slots__ = ("conn", "events", "open", "subscribed")
 
     def __init__(self) -> None:
         self.conn: RawClient | None = None
         self.events = 0
         self.open = False
+        self.subscribed = 0
 
 
 class Worker:
@@ -153,6 +156,8 @@ class Worker:
         event_prefix = SIO_EVENT if sio else NATIVE_EVENT
         connected_prefix = SIO_CONNECTED if sio else NATIVE_CONNECTED
         error_prefix = SIO_ERROR if sio else NATIVE_ERROR
+        subscribed_prefix = SIO_SUBSCRIBED if sio else NATIVE_SUBSCRIBED
+        expected = len(cfg.contracts) if cfg.subscribe else 0
         clock = time.time
 
         def on_text(conn: RawClient, payload: bytes) -> None:
@@ -172,6 +177,10 @@ class Worker:
             elif payload.startswith(connected_prefix):
                 if not ready.done():
                     ready.set_result(None)
+            elif payload.startswith(subscribed_prefix):
+                client.subscribed += 1
+                if client.subscribed == expected:
+                    window_of.pending -= 1
             elif payload.startswith(error_prefix):
                 window_of.window.errors += 1
 
@@ -191,11 +200,14 @@ class Worker:
         self.window.connect.add((time.perf_counter() - started) * 1000)
         client.open = True
         self.clients.append(client)
-        if cfg.subscribe:
+        if expected:
+            self.pending += 1  # until every subscription is confirmed
             for frame in self._subscribe_frames():
                 conn.send(frame)
         await conn.closed
         client.open = False
+        if client.subscribed < expected:
+            self.pending -= 1
         if not self.stopping:
             self.window.disconnects += 1
 

@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="100,1000,5000", help="audiences N to search")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for RSS")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
-    parser.add_argument("--connect-rate", type=float, default=2000.0,
+    parser.add_argument("--connect-rate", type=float, default=1000.0,
                         help="new connections per second while connecting")
     parser.add_argument("--transport", choices=["ws", "sio", "both"], default="both")
     parser.add_argument("--phases", default="ingest,memory,fanout,scaling",

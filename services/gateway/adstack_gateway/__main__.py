@@ -38,6 +38,7 @@ environment:
   MAX_FRAME_BYTES               largest client frame (default 65536)
   OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
   WS_DIRECT_WRITE               /ws: write relayed frames straight to the socket (default true)
+  EVENT_LOOP                    auto (uvloop when installed), asyncio or uvloop (default auto)
   WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
   DRAIN_SECONDS                 SIGTERM drain window (default 10)
   NODE_ENV, LOG_LEVEL, LOG_JSON
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
               timeout_graceful_shutdown=1,
               # websockets-sansio, lighter per connection, with direct frame writes.
-              ws=GatewayWebSocketProtocol, loop=os.environ.get("GATEWAY_LOOP", "auto"))
+              ws=GatewayWebSocketProtocol, loop=settings.event_loop)
 
 
 if __name__ == "__main__":
