@@ -179,13 +179,14 @@ class Bench:
         gateway_env = self.gateway_env
         system = System(log_dir / "memory", contracts=CONTRACTS, gateway_env=gateway_env,
                         devnet=False)
+        settle = 0.3 if args.quick else 2.0
         try:
-            time.sleep(1.0)
+            time.sleep(settle)
             pid = system.gateways[0].pid
             before = rss_of(pid) or 0
             log(f"memory: connecting {args.idle:,} idle clients")
             fleet = bench.fleet(system.ws_urls[0], "ws", args.idle, contracts=CONTRACTS[:1])
-            time.sleep(2.0)
+            time.sleep(settle)
             after = rss_of(pid) or 0
             held = fleet.take().connected
             fleet.close()
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.idle, args.max_steps = "100", 200, 1
-        args.duration, args.confirm, args.warmup = min(args.duration, 1.5), 1.5, 0.5
+        args.duration, args.confirm, args.warmup = min(args.duration, 1.0), 1.0, 0.3
     raise_fd_limit()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     transports = ["ws", "sio"] if args.transport == "both" else [args.transport]
