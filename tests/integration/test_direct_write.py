@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -151,3 +152,41 @@ async def test_the_gateway_relays_through_the_direct_path_and_can_turn_it_off(
             assert [g["data"]["id"] for g in got] == [e.id for e in events]
             assert session.sent == 5  # connected, subscribed and the three events
             assert gateway_app.gateway.hub.delivered == 3
+
+
+async def test_socketio_over_websocket_moves_to_direct_frames_and_polling_does_not(
+        clean_redis: str) -> None:
+    import socketio
+
+    gateway_app = create_app(GatewaySettings(skip_auth=True, redis_url=clean_redis))
+    async with serve(gateway_app, lifespan="on") as port:
+        for transport, n0 in (("websocket", 0), ("polling", 10)):
+            client = socketio.AsyncClient(reconnection=False)
+            got: list[dict[str, Any]] = []
+            client.on("event", lambda data, got=got: got.append(data))
+            await client.connect(f"http://127.0.0.1:{port}", transports=[transport],
+                                 wait_timeout=10)
+            try:
+                reply = await client.call("subscribe", {"contractId": CAMPAIGN}, timeout=5)
+                assert reply["event"] == "subscribed"
+                (session,) = gateway_app.gateway.sessions
+                deadline = time.monotonic() + 5
+                while transport == "websocket" and session.direct is None:
+                    assert time.monotonic() < deadline, "never moved to direct frames"
+                    await asyncio.sleep(0.02)
+                assert (session.direct is not None) is (transport == "websocket")
+                events = [make_event(CAMPAIGN, n0 + n) for n in range(3)]
+                await publish(clean_redis, events)
+                while len(got) < len(events):
+                    assert time.monotonic() < deadline + 5, got
+                    await asyncio.sleep(0.02)
+                assert [g["id"] for g in got] == [e.id for e in events]
+                # Commands keep working (and ordered) on the direct path.
+                pong = await client.call("ping", None, timeout=5)
+                assert pong["event"] == "pong"
+            finally:
+                await client.disconnect()
+            deadline = time.monotonic() + 5
+            while gateway_app.gateway.sessions:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)

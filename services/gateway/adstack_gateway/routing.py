@@ -38,8 +38,8 @@ class Outgoing:
     and cached, so a message relayed to thousands of clients is encoded once per transport.
     """
 
-    __slots__ = ("_data", "_frame", "_raw", "_sio", "_text", "epoch", "event", "event_type",
-                 "offset", "published_at", "request_id", "source")
+    __slots__ = ("_data", "_frame", "_raw", "_sio", "_sio_frame", "_text", "epoch", "event",
+                 "event_type", "offset", "published_at", "request_id", "source")
 
     def __init__(self, event: str, *, raw: bytes | None = None, data: Any = None,
                  request_id: Any = None, event_type: str = "", offset: int = 0,
@@ -49,6 +49,7 @@ class Outgoing:
         self._text: str | None = None
         self._sio: str | None = None
         self._frame: bytes | None = None
+        self._sio_frame: bytes | None = None
         self._data = data
         self.request_id = request_id
         self.event_type = event_type
@@ -100,6 +101,14 @@ class Outgoing:
             text = self.text  # validates UTF-8 once
             self._frame = text_frame(self._raw if self._raw is not None else text.encode())
         return self._frame
+
+    @property
+    def sio_frame(self) -> bytes:
+        """The Socket.IO event packet as an Engine.IO message (``4`` + packet) in a complete
+        WebSocket text frame, built once for every Socket.IO-over-WebSocket client."""
+        if self._sio_frame is None:
+            self._sio_frame = text_frame(("4" + self.sio_packet).encode())
+        return self._sio_frame
 
     @property
     def data(self) -> Any:

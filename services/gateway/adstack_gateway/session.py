@@ -9,9 +9,13 @@ Delivery never awaits a client. A session has one of two outbound paths:
   await, and one system call per client per iteration however many events it got. A client
   whose unsent bytes in the socket's write buffer exceed its byte budget is closed with the
   ``SLOW`` code.
-- **queued** (Socket.IO, or any transport without a direct socket): a bounded byte outbox
-  drained by the session's own writer task, which awaits the transport; overflow closes the
-  session with ``SLOW``. The queue and the task are only created when first needed.
+- **queued** (any transport without a direct socket): a bounded byte outbox drained by the
+  session's own writer task, which awaits the transport; overflow closes the session with
+  ``SLOW``. The queue and the task are only created when first needed.
+
+A Socket.IO session whose Engine.IO transport is a WebSocket starts queued (its first
+frames must follow Engine.IO's own, such as the namespace CONNECT) and moves to the direct
+path, with Engine.IO-framed packets, once its outbox and Engine.IO's queue are both empty.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str) -> None:
         """Close the connection with a WebSocket close code and reason."""
+
+
+class DirectCapable(Protocol):
+    """A transport that can hand its session a direct socket once earlier frames are out
+    (Socket.IO over WebSocket: after Engine.IO has written its queue)."""
+
+    async def direct_ready(self) -> DirectSocket | None:
+        """The direct socket once everything queued before is written; None if not now."""
 
 
 class DirectSocket(Protocol):
@@ -175,7 +187,7 @@ class Session:
             pending = self._pending
             if not pending:
                 self._flusher.add(self)
-            pending.append(message.ws_frame)
+            pending.append(message.sio_frame if self.kind == "sio" else message.ws_frame)
             return
         size = len(message.text)
         if self._outbox_bytes + size > self.outbox_max_bytes:
@@ -242,6 +254,7 @@ class Session:
         outbox = self._outbox
         wakeup = self._wakeup
         assert outbox is not None and wakeup is not None, "started by offer()"
+        ready = getattr(self.transport, "direct_ready", None)
         try:
             while not self.closed:
                 await wakeup.wait()
@@ -251,6 +264,15 @@ class Session:
                     self._outbox_bytes -= len(message.text)
                     await self.transport.send(message)
                     self.sent += 1
+                if ready is not None and self._flusher is not None and not self.closed:
+                    direct = await ready()
+                    if direct is not None and not outbox and not self.closed:
+                        # Nothing is queued anywhere: frames from now on go direct.
+                        self.direct = direct
+                        self._outbox = None
+                        self._wakeup = None
+                        self._writer = None
+                        return
         except asyncio.CancelledError:
             raise
         except Exception:

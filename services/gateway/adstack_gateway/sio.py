@@ -34,6 +34,7 @@ import socketio
 from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
+from adstack_gateway.wsproto import GatewayWebSocketProtocol, direct_socket
 from adstack_protocol import ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,19 @@ the session's byte-bounded outbox (and its SLOW close) in charge of a slow clien
 
 
 class SioTransport:
-    """Writes pre-encoded Socket.IO packets to one client's Engine.IO socket."""
+    """Writes pre-encoded Socket.IO packets to one client's Engine.IO socket.
 
-    def __init__(self, server: socketio.AsyncServer, sid: str, eio_sid: str) -> None:
+    ``websocket`` is the client's WebSocket connection when Engine.IO runs on one from the
+    start (not upgraded from polling): the session then moves to direct frame writes once
+    Engine.IO's queue is empty (see :meth:`direct_ready`).
+    """
+
+    def __init__(self, server: socketio.AsyncServer, sid: str, eio_sid: str,
+                 websocket: GatewayWebSocketProtocol | None = None) -> None:
         self.server = server
         self.sid = sid
         self.eio_sid = eio_sid
+        self.websocket = websocket
         self._ready = False
 
     async def _wait_ready(self) -> None:
@@ -71,6 +79,28 @@ class SioTransport:
         socket = eio.sockets.get(self.eio_sid)
         if socket is not None and socket.queue.qsize() >= QUEUE_PACKETS:
             await socket.queue.join()
+
+    async def direct_ready(self) -> GatewayWebSocketProtocol | None:
+        """The WebSocket for direct frames, once Engine.IO has written all it queued.
+
+        Engine.IO's writer pops its queue and writes what it popped in the same step, so
+        once the queue is joined and the connection is not paused, nothing of Engine.IO's
+        is left to go out before our next frame.
+        """
+        websocket = self.websocket
+        if websocket is None or not self._ready:
+            return None
+        socket = self.server.eio.sockets.get(self.eio_sid)
+        if socket is None:
+            return None
+        try:
+            await asyncio.wait_for(socket.queue.join(), 1.0)
+        except TimeoutError:
+            return None  # not now: tried again after the next queued frame
+        if (socket.queue.qsize() == 0 and websocket.writable.is_set()
+                and websocket.frames_open()):
+            return websocket
+        return None
 
     def release_poll(self) -> None:
         """End a long-poll still waiting for packets (the client has gone).
@@ -148,7 +178,10 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
         try:
             claims = await gateway.handshake(_token(environ, auth), environ.get("HTTP_ORIGIN"))
             eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
-            session = gateway.new_session(claims, SioTransport(sio, sid, eio_sid),
+            scope = environ.get("asgi.scope")
+            websocket = (direct_socket(scope) if settings.ws_direct_write and
+                         isinstance(scope, dict) and scope.get("type") == "websocket" else None)
+            session = gateway.new_session(claims, SioTransport(sio, sid, eio_sid, websocket),
                                           remote=_remote(environ), kind="sio")
         except Refused as exc:
             task = asyncio.create_task(
