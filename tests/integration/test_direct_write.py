@@ -156,25 +156,29 @@ async def test_the_gateway_relays_through_the_direct_path_and_can_turn_it_off(
 
 async def test_socketio_over_websocket_moves_to_direct_frames_and_polling_does_not(
         clean_redis: str) -> None:
+    """WebSocket from the start, and polling that upgrades, end on direct frames;
+    polling only stays on the queued path."""
     import socketio
 
     gateway_app = create_app(GatewaySettings(skip_auth=True, redis_url=clean_redis))
     async with serve(gateway_app, lifespan="on") as port:
-        for transport, n0 in (("websocket", 0), ("polling", 10)):
+        for transports, n0 in ((["websocket"], 0), (["polling", "websocket"], 10),
+                               (["polling"], 20)):
+            websocket = "websocket" in transports
             client = socketio.AsyncClient(reconnection=False)
             got: list[dict[str, Any]] = []
             client.on("event", lambda data, got=got: got.append(data))
-            await client.connect(f"http://127.0.0.1:{port}", transports=[transport],
+            await client.connect(f"http://127.0.0.1:{port}", transports=transports,
                                  wait_timeout=10)
             try:
                 reply = await client.call("subscribe", {"contractId": CAMPAIGN}, timeout=5)
                 assert reply["event"] == "subscribed"
                 (session,) = gateway_app.gateway.sessions
                 deadline = time.monotonic() + 5
-                while transport == "websocket" and session.direct is None:
+                while websocket and session.direct is None:
                     assert time.monotonic() < deadline, "never moved to direct frames"
                     await asyncio.sleep(0.02)
-                assert (session.direct is not None) is (transport == "websocket")
+                assert (session.direct is not None) is websocket
                 events = [make_event(CAMPAIGN, n0 + n) for n in range(3)]
                 await publish(clean_redis, events)
                 while len(got) < len(events):

@@ -54,11 +54,14 @@ class SioTransport:
     """
 
     def __init__(self, server: socketio.AsyncServer, sid: str, eio_sid: str,
-                 websocket: GatewayWebSocketProtocol | None = None) -> None:
+                 websocket: GatewayWebSocketProtocol | None = None,
+                 upgrades: dict[str, Any] | None = None) -> None:
         self.server = server
         self.sid = sid
         self.eio_sid = eio_sid
         self.websocket = websocket
+        self.upgrades = upgrades
+        """Engine.IO sid → scope of its upgrade WebSocket (polling clients that upgrade)."""
         self._ready = False
 
     async def _wait_ready(self) -> None:
@@ -87,11 +90,17 @@ class SioTransport:
         once the queue is joined and the connection is not paused, nothing of Engine.IO's
         is left to go out before our next frame.
         """
-        websocket = self.websocket
-        if websocket is None or not self._ready:
+        if not self._ready:
             return None
         socket = self.server.eio.sockets.get(self.eio_sid)
         if socket is None:
+            return None
+        websocket = self.websocket
+        if websocket is None and self.upgrades is not None and socket.upgraded:
+            # Started on long-polling and upgraded: the upgrade WebSocket carries it now.
+            scope = self.upgrades.get(self.eio_sid)
+            websocket = self.websocket = None if scope is None else direct_socket(scope)
+        if websocket is None:
             return None
         try:
             await asyncio.wait_for(socket.queue.join(), 1.0)
@@ -141,13 +150,26 @@ def _token(environ: dict[str, Any], auth: Any) -> str | None:
     return values[0] if values else None
 
 
+def upgrade_sid(scope: dict[str, Any]) -> str | None:
+    """The Engine.IO sid a ``/socket.io/`` WebSocket upgrades, if it is an upgrade."""
+    if not scope.get("path", "").startswith("/socket.io"):
+        return None
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid")
+    return values[0] if values else None
+
+
 def _remote(environ: dict[str, Any]) -> str:
     client = environ.get("asgi.scope", {}).get("client")
     return str(client[0]) if client else ""
 
 
-def create_sio(gateway: Gateway) -> socketio.AsyncServer:
-    """The Socket.IO server for ``gateway`` (mount it with ``socketio.ASGIApp``)."""
+def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
+               ) -> socketio.AsyncServer:
+    """The Socket.IO server for ``gateway`` (mount it with ``socketio.ASGIApp``).
+
+    ``upgrades`` maps an Engine.IO sid to the scope of the WebSocket it upgrades to (the app
+    fills it), so upgraded sessions can take direct frames too.
+    """
     settings = gateway.settings
     origins: str | list[str] = ("*" if "*" in settings.allowed_origins
                                 else list(settings.allowed_origins))
@@ -181,8 +203,10 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
             scope = environ.get("asgi.scope")
             websocket = (direct_socket(scope) if settings.ws_direct_write and
                          isinstance(scope, dict) and scope.get("type") == "websocket" else None)
-            session = gateway.new_session(claims, SioTransport(sio, sid, eio_sid, websocket),
-                                          remote=_remote(environ), kind="sio")
+            transport = SioTransport(sio, sid, eio_sid, websocket,
+                                     upgrades if settings.ws_direct_write else None)
+            session = gateway.new_session(claims, transport, remote=_remote(environ),
+                                          kind="sio")
         except Refused as exc:
             task = asyncio.create_task(
                 drop_refused(sid, sio.manager.eio_sid_from_sid(sid, NAMESPACE)))
