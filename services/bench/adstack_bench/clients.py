@@ -56,8 +56,9 @@ class Window:
     events: int = 0
     errors: int = 0
     min_client_events: int | None = None
-    """Fewest events one connected client received in the window."""
+    """Fewest events one connected client received since the fleet's last ``reset``."""
     max_client_events: int = 0
+    """Most events one client received since the last ``reset``."""
     latency: Histogram = field(default_factory=Histogram)
     connect: Histogram = field(default_factory=Histogram)
     seconds: float = 0.0
@@ -78,19 +79,13 @@ class Window:
         self.seconds = max(self.seconds, other.seconds)
 
     def extend(self, later: Window) -> None:
-        """Append a later window of the same fleet (levels come from ``later``)."""
-        connected, pending = later.connected, later.pending
-        if self.min_client_events is not None and later.min_client_events is not None:
-            # Per-client minimums of consecutive windows do not add up exactly; their sum
-            # is a lower bound, which is what a completeness check needs.
-            later_min: int | None = self.min_client_events + later.min_client_events
-        else:
-            later_min = later.min_client_events
-        seconds = self.seconds + later.seconds
-        max_events = self.max_client_events + later.max_client_events
+        """Append a later window of the same fleet (levels and per-client counts, which
+        run since the last reset, come from ``later``)."""
+        connected, pending, seconds = later.connected, later.pending, self.seconds + later.seconds
+        low, high = later.min_client_events, later.max_client_events
         self.merge(later)
         self.connected, self.pending, self.seconds = connected, pending, seconds
-        self.min_client_events, self.max_client_events = later_min, max_events
+        self.min_client_events, self.max_client_events = low, high
 
     def to_wire(self) -> dict[str, Any]:
         return {**self.__dict__, "latency": self.latency.state(),
@@ -103,7 +98,7 @@ class Window:
 
 
 class _Client:
-    """One connection's counters (events per window, for the completeness check)."""
+    """One connection's counters (events since the last reset: the completeness check)."""
 
     __slots__ = ("conn", "events", "open", "subscribed")
 
@@ -160,34 +155,41 @@ class Worker:
         expected = len(cfg.contracts) if cfg.subscribe else 0
         clock = time.time
 
-        def on_text(conn: RawClient, payload: bytes) -> None:
-            if payload.startswith(event_prefix):
-                window = window_of.window
-                window.events += 1
-                client.events += 1
-                stamp = published_at_ms(payload)
-                if stamp is not None:
-                    window.latency.add(clock() * 1000 - stamp)
-            elif sio and payload == b"2":
-                conn.send(b"3")  # Engine.IO pong
-            elif sio and payload.startswith(b"0{"):
-                # Engine.IO open: join the default namespace (with the token as auth).
-                auth = json.dumps({"token": cfg.token}) if cfg.token else ""
-                conn.send(b"40" + auth.encode())
-            elif payload.startswith(connected_prefix):
-                if not ready.done():
-                    ready.set_result(None)
-            elif payload.startswith(subscribed_prefix):
-                client.subscribed += 1
-                if client.subscribed == expected:
-                    window_of.pending -= 1
-            elif payload.startswith(error_prefix):
-                window_of.window.errors += 1
+        def on_texts(conn: RawClient, texts: list[bytes]) -> None:
+            # Runs for every read of every connection: keep it lean.
+            window = window_of.window
+            now = clock() * 1000
+            add = window.latency.add
+            events = 0
+            for payload in texts:
+                if payload.startswith(event_prefix):
+                    events += 1
+                    stamp = published_at_ms(payload)
+                    if stamp is not None:
+                        add(now - stamp)
+                elif sio and payload == b"2":
+                    conn.send(b"3")  # Engine.IO pong
+                elif sio and payload.startswith(b"0{"):
+                    # Engine.IO open: join the default namespace (with the token as auth).
+                    auth = json.dumps({"token": cfg.token}) if cfg.token else ""
+                    conn.send(b"40" + auth.encode())
+                elif payload.startswith(connected_prefix):
+                    if not ready.done():
+                        ready.set_result(None)
+                elif payload.startswith(subscribed_prefix):
+                    client.subscribed += 1
+                    if client.subscribed == expected:
+                        window_of.pending -= 1
+                elif payload.startswith(error_prefix):
+                    window.errors += 1
+            if events:
+                window.events += events
+                client.events += events
 
         started = time.perf_counter()
         self.pending += 1
         try:
-            conn = await open_raw(self._url(), on_text)
+            conn = await open_raw(self._url(), on_texts)
             client.conn = conn
             await asyncio.wait_for(ready, 30)
         except Exception:
@@ -232,7 +234,8 @@ class Worker:
 
     # -- windows -------------------------------------------------------------------------
 
-    def take(self) -> Window:
+    def take(self, reset: bool = False) -> Window:
+        """This window's counts; per-client counts run until ``reset``."""
         window, self.window = self.window, Window()
         now = time.monotonic()
         window.seconds = now - self.window_started
@@ -244,8 +247,9 @@ class Worker:
             counts = [c.events for c in open_clients]
             window.min_client_events = min(counts)
             window.max_client_events = max(counts)
-        for c in self.clients:
-            c.events = 0
+        if reset:
+            for c in self.clients:
+                c.events = 0
         self.clients = open_clients
         return window
 
@@ -278,7 +282,7 @@ async def serve(cfg: WorkerConfig, pipe: Connection) -> None:
             worker.connect(command[1], command[2])
             pipe.send(("ok",))
         elif kind == "take":
-            pipe.send(("window", worker.take().to_wire()))
+            pipe.send(("window", worker.take(bool(command[1:] and command[1])).to_wire()))
         elif kind == "close" and not done.done():
             done.set_result(None)
 

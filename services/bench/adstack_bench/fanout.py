@@ -78,6 +78,8 @@ class Bench:
         time.sleep(self.args.warmup)
         pids = [gw.pid for gw in system.gateways]
         cpu0 = [cpu_seconds_of(pid) or 0.0 for pid in pids]
+        client_pids = fleet.pids
+        client0 = [cpu_seconds_of(pid) or 0.0 for pid in client_pids]
         busy0, total0 = machine_busy()
         published0 = system.published()
         started = time.monotonic()
@@ -86,9 +88,11 @@ class Bench:
         published = system.published() - published0
         busy1, total1 = machine_busy()
         cpu = sum((cpu_seconds_of(pid) or 0.0) - c for pid, c in zip(pids, cpu0, strict=True))
+        client_cpu = sum((cpu_seconds_of(pid) or 0.0) - c
+                         for pid, c in zip(client_pids, client0, strict=True))
         system.set_rate(0)
         step = Step(clients, target, window, published, cpu / elapsed,
-                    (busy1 - busy0) / max(1, total1 - total0))
+                    (busy1 - busy0) / max(1, total1 - total0), client_cpu / elapsed)
         line = step.line(transport, self.args.budget_ms)
         self.log(line)
         self.trials.append(line)

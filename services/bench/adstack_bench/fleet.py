@@ -97,10 +97,15 @@ class Fleet:
             replies.append(pipe.recv())
         return replies
 
-    def take(self) -> Window:
-        """What every worker saw since the previous take."""
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs if proc.pid is not None]
+
+    def take(self, *, reset: bool = False) -> Window:
+        """What every worker saw since the previous take (per-client counts since the
+        last ``reset``, which starts them again from zero)."""
         total = Window()
-        for reply in self._ask(("take",)):
+        for reply in self._ask(("take", reset)):
             total.merge(Window.from_wire(reply[1]))
         return total
 
@@ -136,7 +141,7 @@ class Fleet:
     def measure(self, seconds: float, *, progress: Progress | None = None,
                 on_window: Callable[[Window], None] | None = None) -> Window:
         """Run for ``seconds`` in one-second windows; returns them combined."""
-        self.take()  # start fresh
+        self.take(reset=True)  # start fresh
         started = time.monotonic()
         total = Window()
         while True:
