@@ -125,10 +125,13 @@ class Bench:
                 failed = rate
                 break
         if best is None and failed is not None:
-            # The first rate failed: come down instead.
+            # The first rate failed: come down instead, to one event per second at least
+            # (below that a step holds too few events to judge).
             rate = failed
             for _ in range(args.max_steps):
                 rate *= 0.7
+                if rate < fleet.clients:
+                    break
                 step = self.step(system, fleet, rate, args.duration, transport)
                 if step.failure(budget) is None:
                     best = step

@@ -196,7 +196,13 @@ def main(argv: list[str] | None = None) -> None:
                                            "prints": block.prints}) + "\n")
                     sink.flush()
             next_at += interval
-            time.sleep(max(0.0, next_at - time.monotonic()))
+            while not _stop and pace.version == version:
+                wait = next_at - time.monotonic()
+                if wait <= 0:
+                    break
+                # Short naps under --control: a new pace applies at once, not after the
+                # (possibly long) wait for the next block at the old one.
+                time.sleep(min(wait, 0.05) if args.control else wait)
     if sink is not None:
         sink.close()
     log.info("posted %d blocks", posted)
