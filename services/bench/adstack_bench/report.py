@@ -266,5 +266,6 @@ FANOUT_HEAD = ("| transport | clients N | delivered events/s | events/s in | p50
                "| gateway CPU | gateway CPU µs per delivered event |\n"
                "|---|---|---|---|---|---|---|---|")
 
-NOTES = ""
-"""Hand-written notes on the design (kept in :mod:`adstack_bench.notes`)."""
+NOTES = (Path(__file__).with_name("notes.md")).read_text()
+"""What the numbers mean and what was tried (``notes.md``: measured during development,
+written by hand; the tables above are rewritten by every run)."""
