@@ -28,11 +28,14 @@ def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
                   ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
                   ws_ping_timeout: float | None = 20.0,
                   timeout_graceful_shutdown: int | None = None,
-                  head_timeout: float = 10.0, **extra: Any) -> uvicorn.Config:
+                  head_timeout: float = 10.0, ws: Any = "websockets-sansio",
+                  loop: str = "auto", **extra: Any) -> uvicorn.Config:
     """The uvicorn configuration both services run with.
 
     ``head_timeout``: seconds a connection has to send a complete request head (see
-    :mod:`adstack_runtime.headtimeout`).
+    :mod:`adstack_runtime.headtimeout`). ``ws`` is uvicorn's WebSocket implementation: a
+    name, or a protocol class (the gateway passes its own subclass of the websockets-sansio
+    protocol); ``loop``: ``auto``, ``asyncio`` or ``uvloop``.
     """
     http: Any = head_timeout_protocol(head_timeout)
     if extra.get("workers"):
@@ -46,7 +49,8 @@ def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
         port=port,
         log_level=log_level.lower(),
         http=http,
-        ws="websockets-sansio",
+        ws=ws,
+        loop=loop,
         ws_per_message_deflate=False,
         ws_max_size=ws_max_size,
         ws_ping_interval=ws_ping_interval,
@@ -63,13 +67,14 @@ def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
               ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
               ws_ping_timeout: float | None = 20.0,
               timeout_graceful_shutdown: int | None = None,
-              head_timeout: float = 10.0) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM. Blocks."""
+              head_timeout: float = 10.0, ws: Any = "websockets-sansio",
+              loop: str = "auto") -> None:
+    """Serve ``app`` until SIGINT/SIGTERM. Blocks (``ws``, ``loop``: see server_config)."""
     config = server_config(app, host=host, port=port, log_level=log_level,
                            ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
                            ws_ping_timeout=ws_ping_timeout,
                            timeout_graceful_shutdown=timeout_graceful_shutdown,
-                           head_timeout=head_timeout)
+                           head_timeout=head_timeout, ws=ws, loop=loop)
     uvicorn.Server(config).run()
 
 
@@ -121,8 +126,8 @@ def serve_workers(factory: str, workers: int, *, host: str, port: int,
                   log_level: str = "info", ws_max_size: int = 64 * 1024,
                   ws_ping_interval: float | None = 20.0, ws_ping_timeout: float | None = 20.0,
                   timeout_graceful_shutdown: int | None = None,
-                  head_timeout: float = 10.0,
-                  on_workers: WorkersChanged | None = None) -> None:
+                  head_timeout: float = 10.0, ws: Any = "websockets-sansio",
+                  loop: str = "auto", on_workers: WorkersChanged | None = None) -> None:
     """Serve ``workers`` processes on one socket until SIGINT/SIGTERM. Blocks.
 
     ``factory`` is an import string (``package.module:function``) that each worker calls,
@@ -134,7 +139,8 @@ def serve_workers(factory: str, workers: int, *, host: str, port: int,
                            ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
                            ws_ping_timeout=ws_ping_timeout,
                            timeout_graceful_shutdown=timeout_graceful_shutdown,
-                           head_timeout=head_timeout, factory=True, workers=workers)
+                           head_timeout=head_timeout, ws=ws, loop=loop, factory=True,
+                           workers=workers)
     sock = config.bind_socket()
     try:
         _Supervisor(config, [sock], on_workers).run()

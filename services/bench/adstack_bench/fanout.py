@@ -1,29 +1,29 @@
 """``make bench``: the fan-out benchmark on loopback, written to docs/performance.md.
 
 Full path: simulated devnet at R events/s → ingester → Redis → gateway process(es) → N
-clients in separate processes. For each N it raises R until the p99 end-to-end latency
-(ingester stamp → client receipt) exceeds the budget or clients stop receiving everything,
-and reports the best passing rate. It also measures RSS per idle connection and one
-gateway process against two.
+clients in separate processes. For each N the clients connect once; the devnet's pace then
+rises ×1.25 per step until a step fails (p99 end-to-end latency over the budget, a client
+missing events, an error or a disconnect), is bisected twice between the last pass and the
+first failure, and the best rate is confirmed with a longer step. It also measures the
+ingester alone, RSS per idle connection, the issue's target rates, and two gateway
+processes against one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
-import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from adstack_bench.clients import WorkerConfig
-from adstack_bench.runner import Result, run
-from adstack_bench.system import System
-
-SCALING_N = 1000
+from adstack_bench.fleet import Fleet, cpu_seconds_of, rss_of
+from adstack_bench.report import Memory, Report, Scaling, TargetCheck, write_report
+from adstack_bench.step import Step
+from adstack_bench.system import System, ingest_throughput
 
 CONTRACTS = [
     "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager",
@@ -33,227 +33,290 @@ CONTRACTS = [
     "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.governance-core",
 ]
 
+START_RATES = {("ws", 100): 60_000.0, ("ws", 1000): 60_000.0, ("ws", 5000): 10_000.0,
+               ("sio", 100): 60_000.0, ("sio", 1000): 60_000.0, ("sio", 5000): 10_000.0}
+"""First delivered events/s tried per (transport, N)."""
 
-@dataclass
-class Trial:
-    clients: int
-    rate: float
-    delivered: float
-    expected: float
-    result: Result
-
-    @property
-    def p99(self) -> float:
-        return self.result.latency.percentile(99)
-
-    def passed(self, budget_ms: float) -> bool:
-        return (self.result.connected == self.clients and self.p99 <= budget_ms
-                and self.delivered >= 0.95 * self.expected and self.result.disconnects == 0)
-
+Log = Callable[[str], None]
 
 def raise_fd_limit(n: int = 65536) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = max(soft, min(n, hard) if hard != resource.RLIM_INFINITY else n)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy jiffies, total jiffies) of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def loadavg() -> str:
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(target, n), max(hard, n)))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-def trial(system: System, clients: int, rate: float, *, duration: float, procs: int,
-          transport: str = "ws") -> Trial:
-    system.start_devnet(rate)
-    try:
-        urls = system.ws_urls
-        cfg = WorkerConfig(url=urls[0], clients=clients, ramp_up=max(1.0, clients / 1500),
-                           duration=duration, contracts=CONTRACTS, transport=transport)
-        # Worker processes are spread over the gateways (several gateways: one each).
-        result = run(cfg, max(procs, len(urls)), progress=False, urls=urls)
-    finally:
-        system.stop_devnet()
-    expected = clients * rate
-    return Trial(clients, rate, result.events_per_second, expected, result)
-
-
-def search(system: System, clients: int, *, start_delivered: float, budget_ms: float,
-           duration: float, procs: int, step: float = 1.3, max_trials: int = 7,
-           transport: str = "ws", log: list[str]) -> Trial | None:
-    best: Trial | None = None
-    delivered = start_delivered
-    for _ in range(max_trials):
-        t = trial(system, clients, delivered / clients, duration=duration, procs=procs,
-                  transport=transport)
-        line = (f"N={clients:>5} {transport} rate={t.rate:8.1f} ev/s  expected "
-                f"{t.expected:>9,.0f}/s  delivered {t.delivered:>9,.0f}/s  "
-                f"p50 {t.result.latency.percentile(50):6.1f} ms  p99 {t.p99:6.1f} ms  "
-                f"{'PASS' if t.passed(budget_ms) else 'fail'}")
-        print(line, flush=True)
-        log.append(line)
-        if not t.passed(budget_ms):
-            break
-        best = t
-        delivered *= step
-    return best
-
-
-def idle_rss(system: System, connections: int, procs: int) -> tuple[int, int, int]:
-    """(RSS before, RSS after, connections held) of the first gateway."""
-    gateway = system.gateways[0]
-    time.sleep(1.0)
-    before = gateway.rss()
-    cfg = WorkerConfig(url=system.ws_urls[0], clients=connections,
-                       ramp_up=max(2.0, connections / 2000), duration=4.0,
-                       contracts=CONTRACTS[:1], idle=False)
-    holder: dict[str, int] = {}
-
-    def on_progress(conn: int, _events: int, _window: object) -> None:
-        if conn >= connections and "after" not in holder:
-            holder["after"] = gateway.rss()
-            holder["conn"] = conn
-
-    result = run(cfg, procs, progress=False, on_progress=on_progress)
-    after = holder.get("after", gateway.rss())
-    return before, after, holder.get("conn", result.connected)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Linux "
-            f"{platform.release()}, Python {platform.python_version()}")
+        return "?"
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, log: Log, log_dir: Path, report: Report,
+                 gateway_env: dict[str, str]) -> None:
+        self.args = args
+        self.log = log
+        self.log_dir = log_dir
+        self.report = report
+        self.gateway_env = gateway_env
+        self.trials: list[str] = []
+
+    def step(self, system: System, fleet: Fleet, target: float, seconds: float,
+             transport: str) -> Step:
+        clients = fleet.clients
+        system.set_rate(target / clients)
+        time.sleep(self.args.warmup)
+        pids = [gw.pid for gw in system.gateways]
+        cpu0 = [cpu_seconds_of(pid) or 0.0 for pid in pids]
+        client_pids = fleet.pids
+        client0 = [cpu_seconds_of(pid) or 0.0 for pid in client_pids]
+        busy0, total0 = machine_busy()
+        published0 = system.published()
+        started = time.monotonic()
+        window = fleet.measure(seconds)
+        elapsed = time.monotonic() - started
+        published = system.published() - published0
+        busy1, total1 = machine_busy()
+        cpu = sum((cpu_seconds_of(pid) or 0.0) - c for pid, c in zip(pids, cpu0, strict=True))
+        client_cpu = sum((cpu_seconds_of(pid) or 0.0) - c
+                         for pid, c in zip(client_pids, client0, strict=True))
+        system.set_rate(0)
+        step = Step(clients, target, window, published, cpu / elapsed,
+                    (busy1 - busy0) / max(1, total1 - total0), client_cpu / elapsed)
+        line = step.line(transport, self.args.budget_ms)
+        self.log(line)
+        self.trials.append(line)
+        self.settle(fleet)
+        return step
+
+    def settle(self, fleet: Fleet, limit: float = 15.0) -> None:
+        """Wait until nothing is in flight any more (after an overloaded step)."""
+        started = time.monotonic()
+        time.sleep(0.3)
+        fleet.take()
+        while time.monotonic() - started < limit:
+            time.sleep(0.3)
+            if fleet.take().events == 0:
+                return
+
+    def search(self, system: System, fleet: Fleet, transport: str, start: float) -> Step | None:
+        """Highest passing delivered rate: ×1.25 steps, two bisections, a confirmation."""
+        args = self.args
+        budget = args.budget_ms
+        best: Step | None = None
+        failed: float | None = None
+        rate = start
+        for _ in range(args.max_steps):
+            step = self.step(system, fleet, rate, args.duration, transport)
+            if step.failure(budget) is None:
+                best = step
+                rate *= 1.25
+            else:
+                failed = rate
+                break
+        if best is None and failed is not None:
+            # The first rate failed: come down instead, to one event per second at least
+            # (below that a step holds too few events to judge).
+            rate = failed
+            for _ in range(args.max_steps):
+                rate *= 0.7
+                if rate < fleet.clients:
+                    break
+                step = self.step(system, fleet, rate, args.duration, transport)
+                if step.failure(budget) is None:
+                    best = step
+                    break
+                failed = rate
+        if best is None:
+            return None
+        if failed is not None and not args.quick:
+            low, high = best.target, failed
+            for _ in range(2):
+                mid = (low + high) / 2
+                step = self.step(system, fleet, mid, args.duration, transport)
+                if step.failure(budget) is None:
+                    best, low = step, mid
+                else:
+                    high = mid
+        if args.quick:
+            return best
+        rate = best.target
+        for _ in range(3):
+            step = self.step(system, fleet, rate, args.confirm, transport)
+            if step.failure(budget) is None:
+                return step
+            rate *= 0.85
+        return None
+
+    def fleet(self, url: str | list[str], transport: str, clients: int, *,
+              subscribe: bool = True, contracts: list[str] | None = None) -> Fleet:
+        urls = url if isinstance(url, list) else [url]
+        cfg = WorkerConfig(url=urls[0], contracts=contracts or CONTRACTS, transport=transport,
+                           subscribe=subscribe)
+        fleet = Fleet(cfg, max(self.args.procs, len(urls)), urls=urls)
+        connect = fleet.connect(clients, max(1.0, clients / self.args.connect_rate),
+                                progress=self.log if clients >= 2000 else None)
+        if connect.connected < clients:
+            self.log(f"only {connect.connected}/{clients} clients connected "
+                     f"({connect.connect_errors} errors)")
+        return fleet
+
+    def ingest(self) -> None:
+        """The ingester alone, fed over HTTP as fast as it answers."""
+        args, log_dir, report, log = self.args, self.log_dir, self.report, self.log
+        blocks = 6 if args.quick else 60
+        events, seconds, cpu = ingest_throughput(log_dir / "ingest", blocks=blocks)
+        report.ingest = (events, seconds, cpu)
+        log(f"ingester: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s "
+            f"({cpu / seconds:.0%} of a core)")
+
+    def memory(self) -> None:
+        """RSS per idle connection, on a fresh gateway."""
+        args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
+        gateway_env = self.gateway_env
+        system = System(log_dir / "memory", contracts=CONTRACTS, gateway_env=gateway_env,
+                        devnet=False)
+        settle = 0.3 if args.quick else 2.0
+        try:
+            time.sleep(settle)
+            pid = system.gateways[0].pid
+            before = rss_of(pid) or 0
+            log(f"memory: connecting {args.idle:,} idle clients")
+            fleet = bench.fleet(system.ws_urls[0], "ws", args.idle, contracts=CONTRACTS[:1])
+            time.sleep(settle)
+            after = rss_of(pid) or 0
+            held = fleet.take().connected
+            fleet.close()
+            report.memory = Memory(before, after, held)
+            log(f"memory: {held:,} connections, RSS {before / 1e6:.1f} → {after / 1e6:.1f} MB, "
+                f"{report.memory.per_connection / 1024:.1f} KiB each")
+        finally:
+            system.stop()
+
+    def fanout(self, sizes: list[int], transports: list[str]) -> None:
+        """The highest passing rate per transport and N on one gateway, and the targets."""
+        args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
+        gateway_env = self.gateway_env
+        system = System(log_dir / "one", contracts=CONTRACTS, gateway_env=gateway_env)
+        try:
+            for transport in transports:
+                for clients in sizes:
+                    log(f"fan-out: {transport} N={clients}")
+                    with bench.fleet(system.ws_urls[0], transport, clients) as fleet:
+                        start = args.start or START_RATES.get((transport, clients), 20_000.0)
+                        if args.quick:
+                            start = 5_000.0 if transport == "ws" else 2_000.0
+                        best = bench.search(system, fleet, transport, start)
+                        report.fanout.append((transport, clients, best))
+                        target = {1000: (95_000.0, 25.0), 5000: (47_500.0, 50.0)}.get(clients)
+                        if transport == "ws" and target is not None and not args.quick:
+                            step = bench.step(system, fleet, target[0], args.confirm, transport)
+                            report.targets.append(TargetCheck(clients, target[0], target[1], step))
+        finally:
+            system.stop()
+
+    def scaling(self) -> None:
+        """Two gateway processes against one (same total N, same search)."""
+        args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
+        gateway_env = self.gateway_env
+        scaling_n = 100 if args.quick else 1000
+        one = next((s for t, n, s in report.fanout if t == "ws" and n == scaling_n), None)
+        if one is None:
+            system = System(log_dir / "scale1", contracts=CONTRACTS, gateway_env=gateway_env)
+            try:
+                with bench.fleet(system.ws_urls[0], "ws", scaling_n) as fleet:
+                    one = bench.search(system, fleet, "ws", START_RATES[("ws", 1000)])
+            finally:
+                system.stop()
+        system = System(log_dir / "scale2", gateways=2, contracts=CONTRACTS,
+                        gateway_env=gateway_env)
+        try:
+            log(f"scaling: 2 gateways, N={scaling_n}")
+            with bench.fleet(system.ws_urls, "ws", scaling_n) as fleet:
+                start = one.target * 1.25 if one is not None else 60_000.0
+                two = bench.search(system, fleet, "ws", start)
+            sharded = None
+            if not args.quick:
+                # The 5,000-client target once more, the audience split over two processes.
+                log("scaling: 5,000 clients over 2 gateways at 47,500 events/s")
+                with bench.fleet(system.ws_urls, "ws", 5000) as fleet:
+                    sharded = bench.step(system, fleet, 47_500.0, args.confirm, "ws")
+        finally:
+            system.stop()
+        report.scaling = Scaling(scaling_n, one, two, sharded)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="adstack-bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="adstack-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="a seconds-long smoke run (CI): small N, one trial each")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per trial")
-    parser.add_argument("--budget-ms", type=float, default=50.0)
+                        help="a seconds-long smoke run (CI): N=100, one step per measurement")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per search step")
+    parser.add_argument("--confirm", type=float, default=8.0,
+                        help="seconds of the step that confirms the best rate")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds at a new rate before measuring")
+    parser.add_argument("--max-steps", type=int, default=10)
+    parser.add_argument("--budget-ms", type=float, default=50.0,
+                        help="p99 end-to-end latency a passing step must stay under")
+    parser.add_argument("--sizes", default="100,1000,5000", help="audiences N to search")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for RSS")
-    parser.add_argument("--output", default="docs/performance.md")
+    parser.add_argument("--procs", type=int, default=2, help="client processes")
+    parser.add_argument("--connect-rate", type=float, default=1000.0,
+                        help="new connections per second while connecting")
     parser.add_argument("--transport", choices=["ws", "sio", "both"], default="both")
+    parser.add_argument("--phases", default="ingest,memory,fanout,scaling",
+                        help="comma-separated subset of ingest,memory,fanout,scaling")
+    parser.add_argument("--start", type=float, default=0.0,
+                        help="first delivered events/s of every search (default: per N)")
+    parser.add_argument("--output", default="docs/performance.md")
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the gateways (A/B runs)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.idle, args.max_steps = "100", 200, 1
+        args.duration, args.confirm, args.warmup = min(args.duration, 1.0), 1.0, 0.3
     raise_fd_limit()
-    log_dir = Path(tempfile.mkdtemp(prefix="adstack-bench-"))
-    lines: list[str] = []
-    rows: list[str] = []
-    plan = ([(100, 2_000.0, 1)] if args.quick else
-            [(100, 40_000.0, 1), (1000, 50_000.0, 2), (5000, 25_000.0, 2)])
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     transports = ["ws", "sio"] if args.transport == "both" else [args.transport]
-    scaling_n = 100 if args.quick else SCALING_N
-    system = System(log_dir / "one")
-    try:
-        for transport in transports:
-            for clients, start, procs in plan:
-                if transport == "sio" and clients > 1000:
-                    continue
-                best = search(system, clients, start_delivered=start / (3 if transport == "sio"
-                                                                        else 1),
-                              budget_ms=args.budget_ms, duration=args.duration, procs=procs,
-                              max_trials=1 if args.quick else 7, transport=transport,
-                              log=lines)
-                if best is None:
-                    rows.append(f"| {transport} | {clients:,} | — | — | — | none passed |")
-                else:
-                    rows.append(
-                        f"| {transport} | {clients:,} | {best.rate:,.0f} | "
-                        f"{best.delivered:,.0f} | {best.result.latency.percentile(50):.1f} | "
-                        f"{best.p99:.1f} |")
-        idle_n = 200 if args.quick else args.idle
-        before, after, held = idle_rss(system, idle_n, 2)
-        memory = Memory(before, after, held)
-        scaling: list[str] = []
-        one = search(system, scaling_n, start_delivered=40_000.0, budget_ms=args.budget_ms,
-                     duration=args.duration, procs=2, max_trials=1 if args.quick else 7,
-                     log=lines)
-        scaling.append(f"| 1 | {one.delivered:,.0f} | {one.p99:.1f} |" if one else "| 1 | — | — |")
-    finally:
-        system.stop()
-    two_system = System(log_dir / "two", gateways=2)
-    try:
-        two = search(two_system, scaling_n, start_delivered=40_000.0, budget_ms=args.budget_ms,
-                     duration=args.duration, procs=2, max_trials=1 if args.quick else 8,
-                     log=lines)
-        scaling.append(f"| 2 | {two.delivered:,.0f} | {two.p99:.1f} |" if two else "| 2 | — | — |")
-    finally:
-        two_system.stop()
-    write_report(Path(args.output), rows=rows, lines=lines, memory=memory, scaling=scaling,
-                 scaling_n=scaling_n, args=args)
+    gateway_env = dict(item.split("=", 1) for item in args.gateway_env)
+    log_dir = Path(tempfile.mkdtemp(prefix="adstack-bench-"))
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    report = Report(started=time.time(), load_before=loadavg(), budget_ms=args.budget_ms,
+                    quick=args.quick, gateway_env=gateway_env)
+    bench = Bench(args, log, log_dir, report, gateway_env)
+    log(f"load average before: {report.load_before} (quiet: 1-min < 0.8); logs in {log_dir}")
+
+    phases = set(args.phases.split(","))
+    if "ingest" in phases:
+        bench.ingest()
+    if "memory" in phases:
+        bench.memory()
+    if "fanout" in phases:
+        bench.fanout(sizes, transports)
+    if "scaling" in phases:
+        bench.scaling()
+    report.trials = bench.trials
+    report.load_after = loadavg()
+    write_report(Path(args.output), report)
+    log(f"load average after: {report.load_after}; wrote {args.output}")
 
 
-@dataclass
-class Memory:
-    before: int
-    after: int
-    held: int
-
-    @property
-    def per_connection(self) -> float:
-        return (self.after - self.before) / max(1, self.held)
-
-
-def write_report(path: Path, *, rows: list[str], lines: list[str], memory: Memory,
-                 scaling: list[str], scaling_n: int, args: argparse.Namespace) -> None:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False).stdout.strip()
-    except OSError:
-        commit = "?"
-    text = f"""# Performance
-
-Measured by `make bench` (`python -m adstack_bench.fanout`) on {time.strftime('%Y-%m-%d')},
-commit `{commit}`, on {machine()}.
-Everything runs on this one machine over loopback: valkey, the ingester, the gateway,
-the simulated devnet and the client processes share the cores, so the figures are a floor
-for a gateway with a core of its own.
-
-Path: devnet → ingester (decode, Lua publish) → Redis pub/sub → **one gateway process** →
-N clients (raw WebSocket clients in separate processes, every client subscribed to all
-five AdStack contracts, so every event goes to every client). Latency is end to end: from
-the ingester's `publishedAt` stamp to receipt by the client. A rate passes if every client
-stays connected, receives ≥ 95 % of what was published and p99 ≤ {args.budget_ms:.0f} ms.
-
-## Fan-out: highest passing rate per audience
-
-| transport | clients N | events/s in | delivered events/s | p50 ms | p99 ms |
-|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-## Memory
-
-{memory.held:,} idle subscribed connections on one gateway: RSS {memory.before / 1e6:.1f} MB →
-{memory.after / 1e6:.1f} MB, **{memory.per_connection / 1024:.1f} KB per connection**.
-
-## One gateway process against two (N = {scaling_n:,}, same machine)
-
-| gateways | highest passing delivered events/s | p99 ms |
-|---|---|---|
-{chr(10).join(scaling)}
-
-## Trials
-
-```
-{chr(10).join(lines)}
-```
-
-## Reproduce
-
-```sh
-make bench            # full run, a few minutes; rewrites this file
-make bench-smoke      # seconds-long smoke run (what CI runs)
-```
-"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    print(f"wrote {path}")
-
+__all__ = ["CONTRACTS", "Step", "main"]
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

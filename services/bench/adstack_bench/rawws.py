@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
-OnText = Callable[[bytes], None]
+OnTexts = Callable[["RawClient", list[bytes]], None]
+"""Called with the connection and the text payloads (bytes) of one read."""
 
 
 def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -33,12 +34,12 @@ def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 
 class RawClient(asyncio.Protocol):
-    """One connection. ``on_text`` gets each text payload (bytes)."""
+    """One connection. ``on_texts`` gets it and the text payloads of each read."""
 
-    def __init__(self, path: str, host: str, on_text: OnText) -> None:
+    def __init__(self, path: str, host: str, on_texts: OnTexts) -> None:
         self.path = path
         self.host = host
-        self.on_text = on_text
+        self.on_texts = on_texts
         self.transport: asyncio.Transport | None = None
         self.upgraded = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
@@ -57,8 +58,8 @@ class RawClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
-        buf += data
         if not self._handshake_done:
+            buf += data
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
@@ -73,38 +74,49 @@ class RawClient(asyncio.Protocol):
             self._handshake_done = True
             if not self.upgraded.done():
                 self.upgraded.set_result(None)
+            data = bytes(buf)
+            buf.clear()
+        elif buf:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        # ``data`` holds whole frames and maybe the start of one: parse it in place.
         pos = 0
-        n = len(buf)
+        n = len(data)
+        texts: list[bytes] = []
         while n - pos >= 2:
-            b0 = buf[pos]
-            length = buf[pos + 1] & 0x7F
+            b0 = data[pos]
+            length = data[pos + 1] & 0x7F
             head = 2
             if length == 126:
                 if n - pos < 4:
                     break
-                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                length = (data[pos + 2] << 8) | data[pos + 3]
                 head = 4
             elif length == 127:
                 if n - pos < 10:
                     break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
                 head = 10
             if n - pos < head + length:
                 break
             opcode = b0 & 0x0F
-            payload = bytes(buf[pos + head : pos + head + length])
-            pos += head + length
-            if opcode in {0x0, 0x1}:
-                self.on_text(payload)
+            start = pos + head
+            pos = start + length
+            if opcode <= 0x1:
+                texts.append(data[start:pos])
             elif opcode == 0x9:
-                self.send(payload, opcode=0xA)
+                self.send(data[start:pos], opcode=0xA)
             elif opcode == 0x8:
+                payload = data[start:pos]
                 self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 self.send(payload[:2], opcode=0x8)
                 assert self.transport is not None
                 self.transport.close()
-        if pos:
-            del buf[:pos]
+        if pos < n:
+            buf += data[pos:]
+        if texts:
+            self.on_texts(self, texts)
 
     def send(self, payload: bytes, opcode: int = 0x1) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -122,7 +134,7 @@ class RawClient(asyncio.Protocol):
             self.transport.close()
 
 
-async def open_raw(url: str, on_text: OnText, timeout: float = 30.0) -> RawClient:
+async def open_raw(url: str, on_texts: OnTexts, timeout: float = 30.0) -> RawClient:
     """Connect to ``ws://host:port/path?query`` and complete the upgrade."""
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
@@ -132,7 +144,7 @@ async def open_raw(url: str, on_text: OnText, timeout: float = 30.0) -> RawClien
         path += "?" + parts.query
     loop = asyncio.get_running_loop()
     _transport, protocol = await asyncio.wait_for(
-        loop.create_connection(lambda: RawClient(path, f"{host}:{port}", on_text), host, port),
+        loop.create_connection(lambda: RawClient(path, f"{host}:{port}", on_texts), host, port),
         timeout)
     await asyncio.wait_for(protocol.upgraded, timeout)
     return protocol

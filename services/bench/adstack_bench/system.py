@@ -2,34 +2,54 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
+import redis
 
+from adstack_bus import keys
 from adstack_localredis import LocalRedis, free_port
+
+BLOCKS_PER_SECOND = 20.0
+"""Devnet pace: events arrive in blocks of rate / 20 (at least one event per block)."""
 
 
 class Proc:
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path, *,
+                 stdin: bool = False) -> None:
         self.name = name
         fh = open(log, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                      start_new_session=True)
         fh.close()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None, "started with stdin=True"
+        return self.proc.stdin
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
 
     def rss(self) -> int:
         with open(f"/proc/{self.proc.pid}/status") as fh:
@@ -39,7 +59,7 @@ class Proc:
         return 0
 
 
-def wait_http(url: str, timeout: float = 20.0) -> None:
+def wait_http(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -52,55 +72,113 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 class System:
-    """Valkey + ingester + ``gateways`` gateway processes; the devnet is started per run."""
+    """Valkey + ingester + ``gateways`` gateway processes + a devnet whose pace is set with
+    :meth:`set_rate` (it starts paused and keeps one chain for the whole run)."""
 
-    def __init__(self, log_dir: Path, gateways: int = 1, extra_env: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(self, log_dir: Path, gateways: int = 1, contracts: list[str] | None = None,
+                 gateway_env: dict[str, str] | None = None, devnet: bool = True) -> None:
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
+        self.contracts = contracts or []
         self.redis = LocalRedis().start()
         self.env = {**os.environ, "REDIS_URL": self.redis.url, "SKIP_AUTH": "true",
                     "NODE_ENV": "development", "LOG_LEVEL": "WARNING",
-                    "EVENT_HISTORY_LIMIT": "100", **(extra_env or {})}
+                    "MAX_CONNECTIONS_PER_IP": "0", "EVENT_HISTORY_LIMIT": "100"}
         self.ingester_port = free_port()
         self.ingester = Proc("ingester", [sys.executable, "-m", "adstack_ingester"],
                              {**self.env, "INGESTER_PORT": str(self.ingester_port)},
                              log_dir / "ingester.log")
-        wait_http(f"http://127.0.0.1:{self.ingester_port}/health/live")
         self.gateway_ports: list[int] = []
         self.gateways: list[Proc] = []
         for i in range(gateways):
             port = free_port()
             self.gateways.append(Proc(f"gateway{i}", [sys.executable, "-m", "adstack_gateway"],
-                                      {**self.env, "PORT": str(port)},
+                                      {**self.env, **(gateway_env or {}), "PORT": str(port)},
                                       log_dir / f"gateway{i}.log"))
             self.gateway_ports.append(port)
+        wait_http(f"{self.ingester_url}/health/live")
+        # The ingester publishes only as the elected leader.
+        wait_http(f"{self.ingester_url}/health")
         for port in self.gateway_ports:
             wait_http(f"http://127.0.0.1:{port}/health")
         self.devnet: Proc | None = None
+        if devnet:
+            self.devnet = Proc("devnet", [
+                sys.executable, "-m", "adstack_devnet", "--ingester-url", self.ingester_url,
+                "--control", "--rate", "0"], self.env, log_dir / "devnet.log", stdin=True)
+        self._redis = redis.Redis.from_url(self.redis.url)
+
+    @property
+    def ingester_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingester_port}"
 
     @property
     def ws_urls(self) -> list[str]:
         return [f"ws://127.0.0.1:{p}/ws" for p in self.gateway_ports]
 
-    def start_devnet(self, events_per_second: float, blocks_per_second: float = 20.0) -> None:
-        """Drive the ingester at about ``events_per_second`` print events per second."""
-        self.stop_devnet()
-        per_block = max(1, round(events_per_second / blocks_per_second))
-        rate = events_per_second / per_block
-        self.devnet = Proc("devnet", [
-            sys.executable, "-m", "adstack_devnet", "--ingester-url",
-            f"http://127.0.0.1:{self.ingester_port}", "--rate", f"{rate:.3f}",
-            "--events-per-block", str(per_block)], self.env, self.log_dir / "devnet.log")
+    def set_rate(self, events_per_second: float) -> None:
+        """Drive the ingester at about ``events_per_second`` print events per second
+        (0 pauses)."""
+        assert self.devnet is not None, "started with devnet=True"
+        if events_per_second <= 0:
+            line = "0 1\n"
+        else:
+            per_block = max(1, round(events_per_second / BLOCKS_PER_SECOND))
+            line = f"{events_per_second / per_block:.4f} {per_block}\n"
+        self.devnet.stdin.write(line.encode())
+        self.devnet.stdin.flush()
 
-    def stop_devnet(self) -> None:
-        if self.devnet is not None:
-            self.devnet.stop()
-            self.devnet = None
+    def published(self) -> int:
+        """Events published so far on the benchmark's contracts (the ingester's counters)."""
+        pipe = self._redis.pipeline()
+        for contract in self.contracts:
+            pipe.hget(keys.stats(contract), "total")
+        return sum(int(v or 0) for v in pipe.execute())
 
     def stop(self) -> None:
-        self.stop_devnet()
+        if self.devnet is not None:
+            self.devnet.stop()
         for gw in self.gateways:
             gw.stop()
         self.ingester.stop()
+        self._redis.close()
         self.redis.cleanup()
+
+
+def ingest_throughput(log_dir: Path, *, blocks: int = 60, per_block: int = 200
+                      ) -> tuple[int, float, float]:
+    """(events published, seconds, ingester CPU seconds): the real ingester process fed
+    ``blocks`` pre-generated devnet blocks over HTTP, one after another, as fast as it
+    answers (what a stacks-node does)."""
+    system = System(log_dir, gateways=0, devnet=False)
+    try:
+        dump = log_dir / "blocks.jsonl"
+        subprocess.run([sys.executable, "-m", "adstack_devnet", "--dump", str(dump),
+                        "--blocks", str(blocks), "--events-per-block", str(per_block)],
+                       env=system.env, check=True)
+        bodies = dump.read_bytes().splitlines()
+        published = 0
+        with httpx.Client(timeout=30) as client:
+            # Warm up the ingester with the first block (imports, script load).
+            published += client.post(f"{system.ingester_url}/new_block", content=bodies[0],
+                                     headers={"content-type": "application/json"}
+                                     ).json().get("published", 0)
+            cpu0 = _cpu_seconds(system.ingester.pid)
+            started = time.perf_counter()
+            measured = 0
+            for body in bodies[1:]:
+                reply = client.post(f"{system.ingester_url}/new_block", content=body,
+                                    headers={"content-type": "application/json"})
+                reply.raise_for_status()
+                measured += int(json.loads(reply.content).get("published", 0))
+            elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds(system.ingester.pid) - cpu0
+        return measured, elapsed, cpu
+    finally:
+        system.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -13,8 +13,10 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from types import FrameType
+from typing import TextIO
 
 import httpx
 
@@ -71,6 +73,40 @@ def post_block(client: httpx.Client, url: str | list[str], block: Block, *,
         delay = min(delay * 2, 3 * timeout)
 
 
+class Pace:
+    """Blocks per second and events per block; ``--control`` changes them while running."""
+
+    def __init__(self, rate: float, events_per_block: int) -> None:
+        self.rate = rate
+        self.events_per_block = events_per_block
+        self.version = 0
+
+    def follow(self, lines: TextIO) -> None:
+        """Read ``<blocks/s> <events/block>`` lines in a daemon thread (0 blocks/s pauses)."""
+
+        def read() -> None:
+            for line in lines:
+                parts = line.split()
+                try:
+                    rate, per_block = float(parts[0]), int(parts[1])
+                except (IndexError, ValueError):
+                    log.warning("ignored control line %r", line)
+                    continue
+                self.rate, self.events_per_block = rate, max(1, per_block)
+                self.version += 1
+
+        threading.Thread(target=read, name="control", daemon=True).start()
+
+
+def dump(args: argparse.Namespace) -> None:
+    """Write ``args.blocks`` (default 100) /new_block payloads as JSON lines; post nothing."""
+    chain = Chain(contracts_from_env(os.environ), seed=args.seed,
+                  events_per_block=args.events_per_block, nakamoto=args.nakamoto)
+    with open(args.dump, "w") as out:
+        for _ in range(args.blocks or 100):
+            out.write(json.dumps(chain.next_block().payload) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="adstack-devnet",
@@ -102,7 +138,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=os.environ.get("OBSERVER_TOKEN"),
                         help="bearer token for the ingester (OBSERVER_TOKEN)")
     parser.add_argument("--log-file", help="append one JSON line per posted block here")
+    parser.add_argument("--dump", metavar="FILE",
+                        help="write --blocks payloads to FILE (one JSON line each) instead of "
+                        "posting them (benchmarks replay them at full speed)")
+    parser.add_argument("--control", action="store_true",
+                        help="read '<blocks/s> <events/block>' lines on stdin and switch to "
+                        "that pace (0 blocks/s pauses); used by the fan-out benchmark")
     args = parser.parse_args(argv)
+    if args.dump:
+        dump(args)
+        return
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)-5s devnet: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
@@ -112,6 +157,10 @@ def main(argv: list[str] | None = None) -> None:
     chain = Chain(contracts_from_env(os.environ), seed=args.seed,
                   events_per_block=args.events_per_block, nakamoto=args.nakamoto)
     urls = [u.strip().rstrip("/") for u in args.ingester_url.split(",") if u.strip()]
+    pace = Pace(args.rate, args.events_per_block)
+    if args.control:
+        pace.follow(sys.stdin)
+    version = pace.version
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
     sink = open(args.log_file, "a") if args.log_file else None  # noqa: SIM115
     posted = 0
@@ -120,6 +169,13 @@ def main(argv: list[str] | None = None) -> None:
              args.events_per_block)
     with httpx.Client() as client:
         while not _stop and (args.blocks == 0 or posted < args.blocks):
+            if pace.version != version:
+                version = pace.version
+                interval = 1.0 / pace.rate if pace.rate > 0 else 0.0
+                next_at = time.monotonic()
+            if args.control and pace.rate <= 0:
+                time.sleep(0.01)
+                continue
             fork = (args.fork_every > 0 and posted > 0 and posted % args.fork_every == 0
                     and len(chain.blocks) > args.fork_depth)
             if fork:
@@ -131,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
                     sink.write(json.dumps({"orphaned": [b.index_block_hash
                                                         for b in orphaned]}) + "\n")
             else:
-                blocks = [chain.next_block()]
+                blocks = [chain.next_block(pace.events_per_block)]
             for block in blocks:
                 post_block(client, urls, block, token=args.token, timeout=args.timeout)
                 posted += 1
@@ -143,7 +199,13 @@ def main(argv: list[str] | None = None) -> None:
                                            "prints": block.prints}) + "\n")
                     sink.flush()
             next_at += interval
-            time.sleep(max(0.0, next_at - time.monotonic()))
+            while not _stop and pace.version == version:
+                wait = next_at - time.monotonic()
+                if wait <= 0:
+                    break
+                # Short naps under --control: a new pace applies at once, not after the
+                # (possibly long) wait for the next block at the old one.
+                time.sleep(min(wait, 0.05) if args.control else wait)
     if sink is not None:
         sink.close()
     log.info("posted %d blocks", posted)

@@ -46,6 +46,8 @@ environment:
   STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
   MAX_FRAME_BYTES               largest client frame (default 65536)
   OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
+  WS_DIRECT_WRITE               /ws: write relayed frames straight to the socket (default true)
+  EVENT_LOOP                    auto (uvloop when installed), asyncio or uvloop (default auto)
   WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
   DRAIN_SECONDS                 SIGTERM drain window (default 10)
   GATEWAY_WORKERS, WEB_CONCURRENCY  processes sharing the port, like --workers (default 1)
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         run_workers(settings)
         return
     from adstack_gateway.app import create_app
+    from adstack_gateway.wsproto import GatewayWebSocketProtocol
 
     try:
         app = create_app(settings)
@@ -102,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
               # Slowloris and half-open connections: the request head must arrive in time.
               head_timeout=settings.handshake_timeout,
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
-              timeout_graceful_shutdown=1)
+              timeout_graceful_shutdown=1,
+              # websockets-sansio, lighter per connection, with direct frame writes.
+              ws=GatewayWebSocketProtocol, loop=settings.event_loop)
 
 
 def run_workers(settings: GatewaySettings) -> None:
@@ -132,12 +137,15 @@ def run_workers(settings: GatewaySettings) -> None:
             log.info("workers %s exited; their live gauges are dropped",
                      ",".join(map(str, swept)))
 
+    from adstack_gateway.wsproto import GatewayWebSocketProtocol
+
     try:
         serve_workers(FACTORY, settings.workers, host=settings.host, port=settings.port,
                       log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
                       ws_ping_interval=settings.ping_interval,
                       ws_ping_timeout=settings.ping_timeout, timeout_graceful_shutdown=1,
-                      head_timeout=settings.handshake_timeout, on_workers=workers_changed)
+                      head_timeout=settings.handshake_timeout, ws=GatewayWebSocketProtocol,
+                      loop=settings.event_loop, on_workers=workers_changed)
     finally:
         if created:
             shutil.rmtree(directory, ignore_errors=True)

@@ -22,6 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from adstack_auth import TokenVerifier
 from adstack_bus import ChannelSubscriber, ClusterSubscriber, Store, Subscriber, create_redis
@@ -31,10 +32,11 @@ from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
-from adstack_gateway.sio import create_sio
+from adstack_gateway.sio import create_sio, upgrade_sid
 from adstack_gateway.sse import sse_endpoint
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
+from adstack_gateway.wsproto import SEND_KEY
 from adstack_metrics import record_redis_reconnect
 from adstack_runtime import setup_logging
 
@@ -47,13 +49,33 @@ class GatewayApp:
     """The ASGI callable: Socket.IO at ``/socket.io/``, everything else to Starlette."""
 
     def __init__(self, gateway: Gateway, starlette: Starlette,
-                 sio: socketio.AsyncServer) -> None:
+                 sio: socketio.AsyncServer, upgrades: dict[str, Any] | None = None) -> None:
         self.gateway = gateway
         self.starlette = starlette
         self.sio = sio
+        self.upgrades: dict[str, Any] = {} if upgrades is None else upgrades
+        """Engine.IO sid → scope of the WebSocket it upgraded to, while that is open."""
         self._asgi = socketio.ASGIApp(sio, other_asgi_app=starlette, socketio_path="socket.io")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            # The server's own send: /ws writes relayed frames straight to its connection.
+            scope[SEND_KEY] = send
+            if scope["path"] == "/ws":
+                # Straight to the endpoint: no routing or middleware applies to it, and each
+                # layer would keep a coroutine frame alive per connection.
+                scope["app"] = self.starlette
+                await ws_endpoint(WebSocket(scope, receive, send))
+                return
+            sid = upgrade_sid(scope)
+            if sid is not None:
+                self.upgrades[sid] = scope
+                try:
+                    await self._asgi(scope, receive, send)
+                finally:
+                    if self.upgrades.get(sid) is scope:
+                        del self.upgrades[sid]
+                return
         await self._asgi(scope, receive, send)
 
 
@@ -143,7 +165,8 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
         subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=reconnected,
                                 on_disconnect=hub.bus_lost)
     hub.bind(subscriber)
-    sio = create_sio(gateway)
+    upgrades: dict[str, Any] = {}
+    sio = create_sio(gateway, upgrades)
     sigterm = _DrainOnSigterm(gateway, settings.drain_seconds,
                               repeat_stops=settings.workers <= 1)
 
@@ -215,7 +238,7 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     starlette.state.gateway = gateway
     # /metrics and /status go on the Starlette app before Socket.IO wraps it.
     install_ops(starlette, gateway, subscriber)
-    return GatewayApp(gateway, starlette, sio)
+    return GatewayApp(gateway, starlette, sio, upgrades)
 
 
 def create_app_from_env() -> GatewayApp:

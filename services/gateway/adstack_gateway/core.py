@@ -147,7 +147,7 @@ class Gateway:
             raise Refused(CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your IP")
         session = Session(
             new_session_id(), claims, transport, outbox_max_bytes=settings.outbox_max_bytes,
-            remote=remote, kind=kind,
+            remote=remote, kind=kind, flusher=self.hub.flusher,
             limiter=CommandLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
                                    settings.rate_limit_close_after, time.monotonic()))
         session.registered = True

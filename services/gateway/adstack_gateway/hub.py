@@ -3,19 +3,27 @@
 Each gateway subscribes in Redis only to the channels its own sessions need
 (reference-counted). :meth:`Hub.deliver` runs once per bus message, decodes its routing
 header once, and offers the same :class:`Outgoing` to every matching session without
-awaiting any of them.
+awaiting any of them; the hub's :class:`Flusher` then writes each session's frames of the
+iteration at once. Metrics are per message, never per client: one counter increment with
+the number of clients reached, and one relay-latency sample taken after the flush.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import msgspec
 
 from adstack_bus import BusUnavailable, ChannelSubscriber, Store, keys
+from adstack_gateway.metrics import (
+    observe_relay_since,
+    record_bus_malformed,
+    record_delivery,
+)
 from adstack_gateway.routing import Outgoing, matches
-from adstack_gateway.session import Session, Subscription
+from adstack_gateway.session import Flusher, Session, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,10 @@ class Hub:
         """Last (epoch, offset) seen live per contract: what a reconnect re-reads after."""
         self.delivered = 0
         self.bad_messages = 0
+        self.flusher = Flusher()
+        """Writes the direct-path sessions' frames once per event-loop iteration."""
+        self._stamps: list[int] = []
+        """``publishedAt`` of the events routed this iteration (timed after the flush)."""
 
     def bind(self, subscriber: ChannelSubscriber) -> None:
         self.subscriber = subscriber
@@ -110,12 +122,15 @@ class Hub:
             message = Outgoing.from_wire(raw)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             self.bad_messages += 1
+            record_bus_malformed()
             log.warning("dropped a malformed bus message on %s", channel)
             return
         feed = self._feed_by_channel.get(channel)
         if feed is not None:
-            for session in self._feeds[feed]:
+            members = self._feeds[feed]
+            for session in members:
                 session.offer(message)
+            self._count(message, len(members))
             return
         contract_id = self._channel_contract.get(channel)
         if contract_id is None:
@@ -179,8 +194,30 @@ class Hub:
     def _route_contract(self, contract_id: str, message: Outgoing) -> None:
         if message.offset:
             self.positions[contract_id] = (message.epoch, message.offset)
+        count = 0
         for session, sub in self._contracts.get(contract_id, {}).items():
-            route(session, sub, message)
+            if route(session, sub, message):
+                count += 1
+        self._count(message, count)
+
+    def _count(self, message: Outgoing, clients: int) -> None:
+        """Metrics for one message offered to ``clients`` sessions (never per client)."""
+        if not clients:
+            return
+        self.delivered += clients
+        record_delivery(clients, frame=message.event, event_type=message.event_type,
+                        source=message.source)
+        if message.published_at:
+            if not self._stamps:
+                self.flusher.after_flush(self._observe_latency)
+            self._stamps.append(message.published_at)
+
+    def _observe_latency(self) -> None:
+        """Relay latency of this iteration's events, once the flush has written them."""
+        now = time.time()
+        for stamp in self._stamps:
+            observe_relay_since(stamp, now)
+        self._stamps.clear()
 
 
 class _HistoryPeek(msgspec.Struct):
@@ -199,15 +236,20 @@ def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Out
                                     epoch=peek.epoch or epoch)
 
 
-def route(session: Session, sub: Subscription, message: Outgoing) -> None:
-    """Offer ``message`` to one subscription: buffer while recovering, drop duplicates."""
+def route(session: Session, sub: Subscription, message: Outgoing) -> bool:
+    """Offer ``message`` to one subscription: buffer while recovering, drop duplicates.
+
+    Returns True if it was offered to the session now.
+    """
     if sub.buffer is not None:
         sub.buffer.append(message)
-        return
+        return False
     if message.offset:
         if message.epoch == sub.epoch and message.offset <= sub.last_offset:
-            return
+            return False
         sub.last_offset = message.offset
         sub.epoch = message.epoch
     if message.event != "event" or matches(sub.event_types, message.event_type):
         session.offer(message)
+        return True
+    return False

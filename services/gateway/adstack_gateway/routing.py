@@ -11,6 +11,8 @@ class _PeekData(msgspec.Struct):
     type: str = ""
     offset: int = 0
     epoch: str = ""
+    source: str = ""
+    publishedAt: int = 0
 
 
 class _Peek(msgspec.Struct):
@@ -36,21 +38,26 @@ class Outgoing:
     and cached, so a message relayed to thousands of clients is encoded once per transport.
     """
 
-    __slots__ = ("_data", "_raw", "_sio", "_text", "epoch", "event", "event_type", "offset",
-                 "request_id")
+    __slots__ = ("_data", "_frame", "_raw", "_sio", "_sio_frame", "_text", "epoch", "event",
+                 "event_type", "offset", "published_at", "request_id", "source")
 
     def __init__(self, event: str, *, raw: bytes | None = None, data: Any = None,
                  request_id: Any = None, event_type: str = "", offset: int = 0,
-                 epoch: str = "") -> None:
+                 epoch: str = "", source: str = "", published_at: int = 0) -> None:
         self.event = event
         self._raw = raw
         self._text: str | None = None
         self._sio: str | None = None
+        self._frame: bytes | None = None
+        self._sio_frame: bytes | None = None
         self._data = data
         self.request_id = request_id
         self.event_type = event_type
         self.offset = offset
         self.epoch = epoch
+        self.source = source
+        self.published_at = published_at
+        """``publishedAt`` of an event (ms since the epoch), 0 if none: relay latency."""
 
     @classmethod
     def from_wire(cls, raw: bytes) -> Outgoing:
@@ -58,10 +65,14 @@ class Outgoing:
 
         Raises:
             msgspec.DecodeError / ValidationError: not a frame.
+            UnicodeDecodeError: not UTF-8.
         """
         peek = _peek_decoder.decode(raw)
-        return cls(peek.event, raw=raw, event_type=peek.data.type, offset=peek.data.offset,
-                   epoch=peek.data.epoch)
+        data = peek.data
+        message = cls(peek.event, raw=raw, event_type=data.type, offset=data.offset,
+                      epoch=data.epoch, source=data.source, published_at=data.publishedAt)
+        message._text = raw.decode()  # all of it valid UTF-8, not only the fields peeked at
+        return message
 
     @classmethod
     def from_event_data(cls, event: str, data_json: bytes, *, event_type: str = "",
@@ -81,6 +92,23 @@ class Outgoing:
                     body["requestId"] = self.request_id
                 self._text = _encoder.encode(body).decode()
         return self._text
+
+    @property
+    def ws_frame(self) -> bytes:
+        """The native frame as a complete server-to-client WebSocket text frame (RFC 6455:
+        FIN, unmasked), built once and written as is to every native connection."""
+        if self._frame is None:
+            text = self.text  # validates UTF-8 once
+            self._frame = text_frame(self._raw if self._raw is not None else text.encode())
+        return self._frame
+
+    @property
+    def sio_frame(self) -> bytes:
+        """The Socket.IO event packet as an Engine.IO message (``4`` + packet) in a complete
+        WebSocket text frame, built once for every Socket.IO-over-WebSocket client."""
+        if self._sio_frame is None:
+            self._sio_frame = text_frame(("4" + self.sio_packet).encode())
+        return self._sio_frame
 
     @property
     def data(self) -> Any:
@@ -112,6 +140,18 @@ class Outgoing:
         if self.request_id is not None:
             body["requestId"] = self.request_id
         return body
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame carrying ``payload`` (UTF-8)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 1 << 16:
+        head = b"\x81\x7e" + n.to_bytes(2, "big")
+    else:
+        head = b"\x81\x7f" + n.to_bytes(8, "big")
+    return head + payload
 
 
 def matches(event_types: frozenset[str] | None, event_type: str) -> bool:

@@ -28,6 +28,11 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     history_limit: int = 100
     max_frame_bytes: int = 64 * 1024
     outbox_max_bytes: int = 1 << 20
+    ws_direct_write: bool = True
+    """Native /ws: write relayed frames straight to the socket, coalesced per loop
+    iteration (False: one ASGI send per message through a per-connection writer task)."""
+    event_loop: str = "auto"
+    """uvicorn's event loop: ``auto`` (uvloop when installed), ``asyncio`` or ``uvloop``."""
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     rate_limit_per_second: float = 20.0
@@ -85,6 +90,9 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
         if not skip_auth and not (jwt.secret or jwt.public_key_file or jwt.jwks_url):
             env.problem("set JWT_SECRET (or JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL), "
                         "or SKIP_AUTH=true in development")
+        event_loop = env.str("EVENT_LOOP", "auto").lower()
+        if event_loop not in {"auto", "asyncio", "uvloop"}:
+            env.problem(f"EVENT_LOOP must be auto, asyncio or uvloop (got {event_loop!r})")
         settings = cls(
             host=env.str("HOST", "0.0.0.0"),
             port=env.int("PORT", 3002, minimum=0, maximum=65535),
@@ -97,6 +105,8 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             history_limit=env.int("EVENT_HISTORY_LIMIT", 100, minimum=1, maximum=100),
             max_frame_bytes=env.int("MAX_FRAME_BYTES", 64 * 1024, minimum=256),
             outbox_max_bytes=env.int("OUTBOX_MAX_BYTES", 1 << 20, minimum=4096),
+            ws_direct_write=env.bool("WS_DIRECT_WRITE", True),
+            event_loop=event_loop,
             ping_interval=env.float("WS_PING_INTERVAL", 20.0, minimum=0.1),
             ping_timeout=env.float("WS_PING_TIMEOUT", 20.0, minimum=0.1),
             rate_limit_per_second=env.float("RATE_LIMIT_PER_SECOND", 20.0, minimum=0),

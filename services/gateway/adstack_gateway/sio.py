@@ -35,6 +35,7 @@ from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
 from adstack_gateway.siopacket import command_arguments, packet_problem
+from adstack_gateway.wsproto import GatewayWebSocketProtocol, direct_socket
 from adstack_protocol import CloseCode, ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,22 @@ the session's byte-bounded outbox (and its SLOW close) in charge of a slow clien
 
 
 class SioTransport:
-    """Writes pre-encoded Socket.IO packets to one client's Engine.IO socket."""
+    """Writes pre-encoded Socket.IO packets to one client's Engine.IO socket.
 
-    def __init__(self, server: socketio.AsyncServer, sid: str, eio_sid: str) -> None:
+    ``websocket`` is the client's WebSocket connection when Engine.IO runs on one from the
+    start (not upgraded from polling): the session then moves to direct frame writes once
+    Engine.IO's queue is empty (see :meth:`direct_ready`).
+    """
+
+    def __init__(self, server: socketio.AsyncServer, sid: str, eio_sid: str,
+                 websocket: GatewayWebSocketProtocol | None = None,
+                 upgrades: dict[str, Any] | None = None) -> None:
         self.server = server
         self.sid = sid
         self.eio_sid = eio_sid
+        self.websocket = websocket
+        self.upgrades = upgrades
+        """Engine.IO sid → scope of its upgrade WebSocket (polling clients that upgrade)."""
         self._ready = False
 
     async def _wait_ready(self) -> None:
@@ -72,6 +83,34 @@ class SioTransport:
         socket = eio.sockets.get(self.eio_sid)
         if socket is not None and socket.queue.qsize() >= QUEUE_PACKETS:
             await socket.queue.join()
+
+    async def direct_ready(self) -> GatewayWebSocketProtocol | None:
+        """The WebSocket for direct frames, once Engine.IO has written all it queued.
+
+        Engine.IO's writer pops its queue and writes what it popped in the same step, so
+        once the queue is joined and the connection is not paused, nothing of Engine.IO's
+        is left to go out before our next frame.
+        """
+        if not self._ready:
+            return None
+        socket = self.server.eio.sockets.get(self.eio_sid)
+        if socket is None:
+            return None
+        websocket = self.websocket
+        if websocket is None and self.upgrades is not None and socket.upgraded:
+            # Started on long-polling and upgraded: the upgrade WebSocket carries it now.
+            scope = self.upgrades.get(self.eio_sid)
+            websocket = self.websocket = None if scope is None else direct_socket(scope)
+        if websocket is None:
+            return None
+        try:
+            await asyncio.wait_for(socket.queue.join(), 1.0)
+        except TimeoutError:
+            return None  # not now: tried again after the next queued frame
+        if (socket.queue.qsize() == 0 and websocket.writable.is_set()
+                and websocket.frames_open()):
+            return websocket
+        return None
 
     def release_poll(self) -> None:
         """End a long-poll still waiting for packets (the client has gone).
@@ -112,13 +151,26 @@ def _token(environ: dict[str, Any], auth: Any) -> str | None:
     return values[0] if values else None
 
 
+def upgrade_sid(scope: dict[str, Any]) -> str | None:
+    """The Engine.IO sid a ``/socket.io/`` WebSocket upgrades, if it is an upgrade."""
+    if not scope.get("path", "").startswith("/socket.io"):
+        return None
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid")
+    return values[0] if values else None
+
+
 def _remote(environ: dict[str, Any]) -> str:
     client = environ.get("asgi.scope", {}).get("client")
     return str(client[0]) if client else ""
 
 
-def create_sio(gateway: Gateway) -> socketio.AsyncServer:
-    """The Socket.IO server for ``gateway`` (mount it with ``socketio.ASGIApp``)."""
+def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
+               ) -> socketio.AsyncServer:
+    """The Socket.IO server for ``gateway`` (mount it with ``socketio.ASGIApp``).
+
+    ``upgrades`` maps an Engine.IO sid to the scope of the WebSocket it upgrades to (the app
+    fills it), so upgraded sessions can take direct frames too.
+    """
     settings = gateway.settings
     origins: str | list[str] = ("*" if "*" in settings.allowed_origins
                                 else list(settings.allowed_origins))
@@ -159,8 +211,13 @@ def create_sio(gateway: Gateway) -> socketio.AsyncServer:
         try:
             claims = await gateway.handshake(_token(environ, auth), environ.get("HTTP_ORIGIN"))
             eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
-            session = gateway.new_session(claims, SioTransport(sio, sid, eio_sid),
-                                          remote=_remote(environ), kind="sio")
+            scope = environ.get("asgi.scope")
+            websocket = (direct_socket(scope) if settings.ws_direct_write and
+                         isinstance(scope, dict) and scope.get("type") == "websocket" else None)
+            transport = SioTransport(sio, sid, eio_sid, websocket,
+                                     upgrades if settings.ws_direct_write else None)
+            session = gateway.new_session(claims, transport, remote=_remote(environ),
+                                          kind="sio")
         except Refused as exc:
             task = asyncio.create_task(
                 drop_refused(sid, sio.manager.eio_sid_from_sid(sid, NAMESPACE)))

@@ -8,6 +8,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.routing import Outgoing
+from adstack_gateway.wsproto import direct_socket
 from adstack_protocol import CloseCode
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ async def ws_endpoint(websocket: WebSocket) -> None:
         return
     try:
         await websocket.accept()
+        if gateway.settings.ws_direct_write:
+            # Relayed frames are written straight to the socket (see wsproto.py).
+            session.direct = direct_socket(websocket.scope)
         gateway.open(session)
         while True:
             message = await websocket.receive()

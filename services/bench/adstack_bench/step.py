@@ -1,0 +1,70 @@
+"""One measured rate of the fan-out benchmark, and whether it passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adstack_bench.clients import Window
+
+
+@dataclass
+class Step:
+    """One measured rate on a connected fleet."""
+
+    clients: int
+    target: float
+    """Delivered events/s asked for (devnet rate × N)."""
+    window: Window
+    published: int
+    gateway_cpu: float
+    """Gateway CPU seconds per second of the step (1.0 = one core busy), all gateways."""
+    machine_cpu: float
+    """Busy fraction of the whole machine during the step (0–1)."""
+    client_cpu: float = 0.0
+    """Client processes' CPU seconds per second of the step (the load generator's cost)."""
+
+    @property
+    def delivered(self) -> float:
+        return self.window.events / self.window.seconds if self.window.seconds else 0.0
+
+    @property
+    def p50(self) -> float:
+        return self.window.latency.percentile(50)
+
+    @property
+    def p99(self) -> float:
+        return self.window.latency.percentile(99)
+
+    @property
+    def missing(self) -> int:
+        """Events the worst-served client lacks against those published in the step,
+        beyond what the step's edges explain (events in flight when it starts or ends)."""
+        slack = max(2, int(0.02 * self.published))
+        return max(0, self.published - slack - (self.window.min_client_events or 0))
+
+    def failure(self, budget_ms: float) -> str | None:
+        """Why the step failed, or None if it passed."""
+        w = self.window
+        if w.connected < self.clients:
+            return f"{self.clients - w.connected} clients disconnected"
+        if w.errors or w.disconnects:
+            return f"{w.errors} errors, {w.disconnects} disconnects"
+        if self.published <= 0 or w.events == 0:
+            return "nothing delivered"
+        if self.missing:
+            return (f"a client got {self.window.min_client_events or 0} of "
+                    f"{self.published} events")
+        if self.delivered < 0.9 * self.target:
+            return f"delivered {self.delivered:,.0f}/s of {self.target:,.0f}/s"
+        if self.p99 > budget_ms:
+            return f"p99 {self.p99:.1f} ms > {budget_ms:.0f} ms"
+        return None
+
+    def line(self, transport: str, budget_ms: float) -> str:
+        why = self.failure(budget_ms)
+        return (f"N={self.clients:>5} {transport:<3} target {self.target:>9,.0f}/s  "
+                f"delivered {self.delivered:>9,.0f}/s  p50 {self.p50:6.1f} ms  "
+                f"p99 {self.p99:6.1f} ms  max {self.window.latency.max_ms:7.1f} ms  "
+                f"gateway CPU {self.gateway_cpu:4.0%}  clients {self.client_cpu:4.0%}  "
+                f"machine {self.machine_cpu:4.0%}  "
+                f"{'PASS' if why is None else 'fail: ' + why}")

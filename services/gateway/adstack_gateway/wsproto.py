@@ -1,0 +1,133 @@
+"""The gateway's WebSocket server protocol: uvicorn's websockets-sansio, lighter per
+connection and able to take pre-built frames directly.
+
+uvicorn's ``websocket.send`` costs an ASGI message dict, an await, a websockets framing
+call and a ``transport.write`` per message per client. A relayed event's frame is the same
+for every client, so the gateway builds it once (``Outgoing.ws_frame``) and writes it
+straight to each connection with :meth:`GatewayWebSocketProtocol.write_frames` — coalesced
+per event-loop iteration by the session's flusher (``session.py``).
+
+That is safe because every write — ours and uvicorn's own ping, pong and close frames —
+happens on the event-loop thread and writes whole frames, so frames never interleave; and
+:meth:`GatewayWebSocketProtocol.frames_open` turns false as soon as a close handshake has
+started (either side) or the connection is gone. A connection with a negotiated extension
+(permessage-deflate) never takes direct frames: its frames must go through websockets.
+
+Memory per connection is what limits how many clients one process holds. Compared with
+the stock protocol this one keeps its inbox and write-flow flag in small slotted objects
+instead of an ``asyncio.Queue`` and an ``asyncio.Event`` (five deques of ~760 bytes), and
+drops the handshake request and response once the connection is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+SEND_KEY = "adstack.server_send"
+"""Scope key under which the gateway app keeps the server's own ASGI ``send`` callable."""
+
+
+class _Inbox:
+    """The protocol's receive queue: one consumer (the app's ``receive``), unbounded."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
+class _Flag:
+    """``asyncio.Event`` without the deque: set, clear, is_set, wait."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self, value: bool) -> None:
+        self._set = value
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        await waiter
+        return True
+
+
+class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol with direct frame writes (pass it as ``ws=``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag(True)  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            # Only the handshake needs them; the app keeps what it wants from the scope.
+            self.request = None  # type: ignore[assignment]
+            self.response = None  # type: ignore[assignment]
+
+    def frames_open(self) -> bool:
+        """True while whole frames may be written: open, and no close started by either
+        side (a received close is answered and the transport closed in the same callback)."""
+        return not self.close_sent and not self.disconnected and not self.transport.is_closing()
+
+    def write_frames(self, data: bytes) -> int:
+        """Write complete server frames; returns the bytes still in the write buffer."""
+        transport = self.transport
+        transport.write(data)
+        return transport.get_write_buffer_size()
+
+
+def direct_socket(scope: Any) -> GatewayWebSocketProtocol | None:
+    """The connection of an accepted WebSocket ``scope`` if it takes direct frames."""
+    send = scope.get(SEND_KEY)
+    protocol = getattr(send, "__self__", None)
+    if (isinstance(protocol, GatewayWebSocketProtocol) and protocol.frames_open()
+            and protocol.conn.state is State.OPEN and not protocol.conn.extensions):
+        return protocol
+    return None
