@@ -82,6 +82,16 @@ class Bench:
 
     def step(self, system: System, fleet: Fleet, target: float, seconds: float,
              transport: str) -> Step:
+        """Measure ``target`` delivered events/s; a failure while other work took more than
+        a fifth of a core is measured once more (it says more about the neighbours)."""
+        step = self._step(system, fleet, target, seconds, transport)
+        if step.failure(self.args.budget_ms) is not None and step.foreign_cpu > 0.2:
+            self.log("   (busy machine: measuring that step again)")
+            step = self._step(system, fleet, target, seconds, transport)
+        return step
+
+    def _step(self, system: System, fleet: Fleet, target: float, seconds: float,
+              transport: str) -> Step:
         clients = fleet.clients
         system.set_rate(target / clients)
         time.sleep(self.args.warmup)
@@ -89,6 +99,8 @@ class Bench:
         cpu0 = [cpu_seconds_of(pid) or 0.0 for pid in pids]
         client_pids = fleet.pids
         client0 = [cpu_seconds_of(pid) or 0.0 for pid in client_pids]
+        own_pids = [*system.pids, *client_pids, os.getpid()]
+        own0 = [cpu_seconds_of(pid) or 0.0 for pid in own_pids]
         busy0, total0 = machine_busy()
         published0 = system.published()
         started = time.monotonic()
@@ -99,9 +111,12 @@ class Bench:
         cpu = sum((cpu_seconds_of(pid) or 0.0) - c for pid, c in zip(pids, cpu0, strict=True))
         client_cpu = sum((cpu_seconds_of(pid) or 0.0) - c
                          for pid, c in zip(client_pids, client0, strict=True))
+        own = sum((cpu_seconds_of(pid) or 0.0) - c for pid, c in zip(own_pids, own0, strict=True))
         system.set_rate(0)
-        step = Step(clients, target, window, published, cpu / elapsed,
-                    (busy1 - busy0) / max(1, total1 - total0), client_cpu / elapsed)
+        machine = (busy1 - busy0) / max(1, total1 - total0)
+        foreign = max(0.0, machine * (os.cpu_count() or 1) - own / elapsed)
+        step = Step(clients, target, window, published, cpu / elapsed, machine,
+                    client_cpu / elapsed, foreign)
         line = step.line(transport, self.args.budget_ms)
         self.log(line)
         self.trials.append(line)
