@@ -22,6 +22,9 @@ class Step:
     """Busy fraction of the whole machine during the step (0–1)."""
     client_cpu: float = 0.0
     """Client processes' CPU seconds per second of the step (the load generator's cost)."""
+    foreign_cpu: float = 0.0
+    """CPU seconds per second used by processes outside the benchmark (other work on a
+    shared machine: a step with much of it measures the neighbours, not the gateway)."""
 
     @property
     def delivered(self) -> float:
@@ -66,5 +69,38 @@ class Step:
                 f"delivered {self.delivered:>9,.0f}/s  p50 {self.p50:6.1f} ms  "
                 f"p99 {self.p99:6.1f} ms  max {self.window.latency.max_ms:7.1f} ms  "
                 f"gateway CPU {self.gateway_cpu:4.0%}  clients {self.client_cpu:4.0%}  "
-                f"machine {self.machine_cpu:4.0%}  "
+                f"machine {self.machine_cpu:4.0%}  others {self.foreign_cpu:4.0%}  "
                 f"{'PASS' if why is None else 'fail: ' + why}")
+
+
+@dataclass
+class Summary:
+    """What a report keeps of a step: plain numbers (JSON-able), the outcome, and the
+    delivered rate of every run it is the median of."""
+
+    clients: int
+    target: float
+    delivered: float
+    p50: float
+    p99: float
+    max_ms: float
+    gateway_cpu: float
+    client_cpu: float
+    machine_cpu: float
+    events_in: float
+    failure: str | None
+    runs: list[float]
+    """Delivered events/s of each run (one entry for a single run)."""
+    p99_runs: list[float]
+    foreign_cpu: float = 0.0
+
+    @classmethod
+    def of(cls, step: Step, budget_ms: float) -> Summary:
+        w = step.window
+        return cls(clients=step.clients, target=step.target, delivered=step.delivered,
+                   p50=step.p50, p99=step.p99, max_ms=w.latency.max_ms,
+                   gateway_cpu=step.gateway_cpu, client_cpu=step.client_cpu,
+                   machine_cpu=step.machine_cpu,
+                   events_in=step.published / w.seconds if w.seconds else 0.0,
+                   failure=step.failure(budget_ms), runs=[step.delivered],
+                   p99_runs=[step.p99], foreign_cpu=step.foreign_cpu)

@@ -109,6 +109,13 @@ class System:
         self._redis = redis.Redis.from_url(self.redis.url)
 
     @property
+    def pids(self) -> list[int]:
+        """Every process of the system (valkey, ingester, gateways, devnet)."""
+        procs = [self.ingester, *self.gateways, *([self.devnet] if self.devnet else [])]
+        redis_proc = getattr(self.redis, "proc", None)
+        return [p.pid for p in procs] + ([redis_proc.pid] if redis_proc is not None else [])
+
+    @property
     def ingester_url(self) -> str:
         return f"http://127.0.0.1:{self.ingester_port}"
 

@@ -68,7 +68,9 @@ class GatewayApp:
                 await ws_endpoint(WebSocket(scope, receive, send))
                 return
             sid = upgrade_sid(scope)
-            if sid is not None:
+            if sid is not None and sid not in self.upgrades:
+                # The first WebSocket for a sid is the one Engine.IO upgrades to (a later one
+                # is refused by it), so a second one never replaces the first here.
                 self.upgrades[sid] = scope
                 try:
                     await self._asgi(scope, receive, send)
