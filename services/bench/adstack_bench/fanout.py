@@ -79,6 +79,8 @@ class Bench:
         self.report = report
         self.gateway_env = gateway_env
         self.trials: list[str] = []
+        self.foreign: list[float] = []
+        """Other work's CPU during each step (cores)."""
 
     def step(self, system: System, fleet: Fleet, target: float, seconds: float,
              transport: str) -> Step:
@@ -117,6 +119,7 @@ class Bench:
         foreign = max(0.0, machine * (os.cpu_count() or 1) - own / elapsed)
         step = Step(clients, target, window, published, cpu / elapsed, machine,
                     client_cpu / elapsed, foreign)
+        self.foreign.append(foreign)
         line = step.line(transport, self.args.budget_ms)
         self.log(line)
         self.trials.append(line)
@@ -349,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     if "scaling" in phases:
         bench.scaling()
     report.trials = bench.trials
+    report.foreign_cpu = sum(bench.foreign) / len(bench.foreign) if bench.foreign else 0.0
     report.load_after = loadavg()
     write_report(Path(args.output), report)
     if args.json:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -75,6 +76,10 @@ class Report:
     runs: int = 1
     ingest_runs: list[float] = field(default_factory=list)
     """Events/s of each run, when merged."""
+    foreign_cpu: float = 0.0
+    """Mean CPU (cores) other work on the machine used during the steps of this run."""
+    dropped: list[str] = field(default_factory=list)
+    """Runs left out of a merge, and why."""
 
 
 def to_json(report: Report) -> str:
@@ -90,7 +95,9 @@ def from_json(text: str) -> Report:
     report = Report(started=d["started"], load_before=d["load_before"],
                     budget_ms=d["budget_ms"], quick=d["quick"], gateway_env=d["gateway_env"],
                     load_after=d["load_after"], trials=d["trials"], runs=d["runs"],
-                    ingest_runs=d["ingest_runs"])
+                    ingest_runs=d["ingest_runs"],
+                    foreign_cpu=d.get("foreign_cpu", _foreign_from_trials(d["trials"])),
+                    dropped=d.get("dropped", []))
     report.ingest = (d["ingest"][0], d["ingest"][1], d["ingest"][2])
     report.memory = Memory(**d["memory"]) if d["memory"] else None
     report.fanout = [(t, n, summary(x)) for t, n, x in d["fanout"]]
@@ -100,6 +107,13 @@ def from_json(text: str) -> Report:
     report.scaling = (None if sc is None else Scaling(
         sc["clients"], summary(sc["one"]), summary(sc["two"]), summary(sc["sharded"])))
     return report
+
+
+def _foreign_from_trials(trials: list[str]) -> float:
+    """Mean ``others`` of the trial lines (runs saved before the run-level figure)."""
+    values = [int(m.group(1)) / 100 for line in trials
+              if (m := re.search(r"others\s+(\d+)%", line))]
+    return sum(values) / len(values) if values else 0.0
 
 
 T = TypeVar("T")
@@ -123,8 +137,18 @@ def _median_step(steps: list[Summary | None], *, by_p99: bool = False) -> Summar
                                p99_runs=[s.p99 if s else 0.0 for s in steps])
 
 
-def merge(reports: list[Report]) -> Report:
-    """One report of several runs: each figure is the median run's, with every run's value."""
+BUSY_RUN = 0.2
+"""A run during which other work used more than this many cores on average is left out of
+a merge (its figures measure the neighbours)."""
+
+
+def merge(all_reports: list[Report]) -> Report:
+    """One report of several runs: each figure is the median run's, with every run's value.
+    Runs on a machine busy with other work are left out when a quiet one exists."""
+    quiet = [r for r in all_reports if r.foreign_cpu <= BUSY_RUN]
+    reports = quiet or all_reports
+    dropped = [f"run {i} (other work used {r.foreign_cpu:.2f} cores on average; load before "
+               f"{r.load_before})" for i, r in enumerate(all_reports, 1) if r not in reports]
     first = reports[0]
     merged = Report(started=first.started, budget_ms=first.budget_ms, quick=first.quick,
                     gateway_env=first.gateway_env, runs=len(reports),
@@ -154,8 +178,12 @@ def merge(reports: list[Report]) -> Report:
             scalings[0].clients, _median_step([s.one for s in scalings]),
             _median_step([s.two for s in scalings]),
             _median_step([s.sharded for s in scalings], by_p99=True))
-    for i, r in enumerate(reports, 1):
-        merged.trials += [f"-- run {i} (load before {r.load_before}) --", *r.trials]
+    for i, r in enumerate(all_reports, 1):
+        note = "" if r in reports else ", left out"
+        merged.trials += [f"-- run {i} (load before {r.load_before}; other work "
+                          f"{r.foreign_cpu:.2f} cores{note}) --", *r.trials]
+    merged.dropped = dropped
+    merged.foreign_cpu = sum(r.foreign_cpu for r in reports) / len(reports)
     return merged
 
 
@@ -290,6 +318,9 @@ def write_report(path: Path, report: Report) -> None:
                 f"(machine {step.machine_cpu:.0%}) |")
     repeats = (f"\nEach figure is the median of {report.runs} runs of the whole benchmark; "
                "the value of every run follows in brackets.\n" if report.runs > 1 else "")
+    if report.dropped:
+        repeats += ("Left out because other work shared the machine: "
+                    + "; ".join(report.dropped) + ".\n")
     quick = ("\n> **Smoke run** (`--quick`): tiny audiences and one short step each; these "
              "numbers only show that the tools work.\n" if report.quick else "")
     env = (f"Gateway environment: `{' '.join(f'{k}={v}' for k, v in report.gateway_env.items())}`."
@@ -301,7 +332,9 @@ Measured by `make bench` (`python -m adstack_bench.fanout`) on
 {repeats}
 - **Machine:** {machine()}.
 - **Packages:** {_versions()}.
-- **Conditions:** load average before the run {report.load_before}, after {report.load_after}.
+- **Conditions:** load average before the run {report.load_before}, after {report.load_after};
+  other work used {report.foreign_cpu:.2f} cores on average during the steps (column
+  `others` in the trials).
   Everything runs on this one machine over loopback: valkey, the ingester, the devnet, the
   gateway(s) and two client processes share the 2 vCPUs. {env}
 
