@@ -26,6 +26,7 @@ from adstack_bench.report import (
     Report,
     Scaling,
     TargetCheck,
+    commit,
     from_json,
     merge,
     to_json,
@@ -338,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
         print(line, flush=True)
 
     report = Report(started=time.time(), load_before=loadavg(), budget_ms=args.budget_ms,
-                    quick=args.quick, gateway_env=gateway_env)
+                    quick=args.quick, gateway_env=gateway_env, commit=commit())
     bench = Bench(args, log, log_dir, report, gateway_env)
     log(f"load average before: {report.load_before} (quiet: 1-min < 0.8); logs in {log_dir}")
 

@@ -80,6 +80,8 @@ class Report:
     """Mean CPU (cores) other work on the machine used during the steps of this run."""
     dropped: list[str] = field(default_factory=list)
     """Runs left out of a merge, and why."""
+    commit: str = ""
+    """The commit measured (set when the run starts)."""
 
 
 def to_json(report: Report) -> str:
@@ -97,7 +99,7 @@ def from_json(text: str) -> Report:
                     load_after=d["load_after"], trials=d["trials"], runs=d["runs"],
                     ingest_runs=d["ingest_runs"],
                     foreign_cpu=d.get("foreign_cpu", _foreign_from_trials(d["trials"])),
-                    dropped=d.get("dropped", []))
+                    dropped=d.get("dropped", []), commit=d.get("commit", ""))
     report.ingest = (d["ingest"][0], d["ingest"][1], d["ingest"][2])
     report.memory = Memory(**d["memory"]) if d["memory"] else None
     report.fanout = [(t, n, summary(x)) for t, n, x in d["fanout"]]
@@ -153,7 +155,8 @@ def merge(all_reports: list[Report]) -> Report:
     merged = Report(started=first.started, budget_ms=first.budget_ms, quick=first.quick,
                     gateway_env=first.gateway_env, runs=len(reports),
                     load_before="; ".join(r.load_before for r in reports),
-                    load_after="; ".join(r.load_after for r in reports))
+                    load_after="; ".join(r.load_after for r in reports),
+                    commit=", ".join(sorted({r.commit for r in reports if r.commit})))
     rates = [r.ingest[0] / r.ingest[1] if r.ingest[1] else 0.0 for r in reports]
     merged.ingest = _median_of(reports, lambda r: r.ingest[0] / r.ingest[1]
                                if r.ingest[1] else 0.0).ingest
@@ -219,7 +222,7 @@ def _versions() -> str:
     return ", ".join(out)
 
 
-def _commit() -> str:
+def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=False).stdout.strip() or "?"
@@ -325,10 +328,11 @@ def write_report(path: Path, report: Report) -> None:
              "numbers only show that the tools work.\n" if report.quick else "")
     env = (f"Gateway environment: `{' '.join(f'{k}={v}' for k, v in report.gateway_env.items())}`."
            if report.gateway_env else "Gateway settings: defaults.")
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.started))
     text = f"""# Performance
 {quick}
 Measured by `make bench` (`python -m adstack_bench.fanout`) on
-{time.strftime('%Y-%m-%d %H:%M', time.localtime(report.started))}, commit `{_commit()}`.
+{when}, commit `{report.commit or commit()}`.
 {repeats}
 - **Machine:** {machine()}.
 - **Packages:** {_versions()}.
