@@ -125,6 +125,12 @@ class Bench:
         self.log(line)
         self.trials.append(line)
         self.settle(fleet)
+        reopened = fleet.repair()
+        if reopened:
+            # An overloaded step: the gateway closed clients that fell too far behind
+            # (4001 SLOW), as it should. Later steps need the whole audience again.
+            self.log(f"   ({reopened} clients closed as too slow; reconnected)")
+            self.trials.append(f"   ({reopened} clients closed as too slow; reconnected)")
         return step
 
     def settle(self, fleet: Fleet, limit: float = 15.0) -> None:
