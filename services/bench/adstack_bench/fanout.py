@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.merge:
         merged = merge([from_json(Path(f).read_text()) for f in args.merge])
         write_report(Path(args.output), merged)
-        print(f"wrote {args.output} (median of {len(args.merge)} runs)")
+        left_out = f"; left out: {len(merged.dropped)}" if merged.dropped else ""
+        print(f"wrote {args.output} (median of {merged.runs} runs{left_out})")
         return
     if args.quick:
         args.sizes, args.idle, args.max_steps = "100", 200, 1
