@@ -26,6 +26,7 @@ from adstack_bench.report import (
     Report,
     Scaling,
     TargetCheck,
+    commit,
     from_json,
     merge,
     to_json,
@@ -79,6 +80,8 @@ class Bench:
         self.report = report
         self.gateway_env = gateway_env
         self.trials: list[str] = []
+        self.foreign: list[float] = []
+        """Other work's CPU during each step (cores)."""
 
     def step(self, system: System, fleet: Fleet, target: float, seconds: float,
              transport: str) -> Step:
@@ -117,10 +120,17 @@ class Bench:
         foreign = max(0.0, machine * (os.cpu_count() or 1) - own / elapsed)
         step = Step(clients, target, window, published, cpu / elapsed, machine,
                     client_cpu / elapsed, foreign)
+        self.foreign.append(foreign)
         line = step.line(transport, self.args.budget_ms)
         self.log(line)
         self.trials.append(line)
         self.settle(fleet)
+        reopened = fleet.repair()
+        if reopened:
+            # An overloaded step: the gateway closed clients that fell too far behind
+            # (4001 SLOW), as it should. Later steps need the whole audience again.
+            self.log(f"   ({reopened} clients closed as too slow; reconnected)")
+            self.trials.append(f"   ({reopened} clients closed as too slow; reconnected)")
         return step
 
     def settle(self, fleet: Fleet, limit: float = 15.0) -> None:
@@ -320,7 +330,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.merge:
         merged = merge([from_json(Path(f).read_text()) for f in args.merge])
         write_report(Path(args.output), merged)
-        print(f"wrote {args.output} (median of {len(args.merge)} runs)")
+        left_out = f"; left out: {len(merged.dropped)}" if merged.dropped else ""
+        print(f"wrote {args.output} (median of {merged.runs} runs{left_out})")
         return
     if args.quick:
         args.sizes, args.idle, args.max_steps = "100", 200, 1
@@ -335,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         print(line, flush=True)
 
     report = Report(started=time.time(), load_before=loadavg(), budget_ms=args.budget_ms,
-                    quick=args.quick, gateway_env=gateway_env)
+                    quick=args.quick, gateway_env=gateway_env, commit=commit())
     bench = Bench(args, log, log_dir, report, gateway_env)
     log(f"load average before: {report.load_before} (quiet: 1-min < 0.8); logs in {log_dir}")
 
@@ -349,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     if "scaling" in phases:
         bench.scaling()
     report.trials = bench.trials
+    report.foreign_cpu = sum(bench.foreign) / len(bench.foreign) if bench.foreign else 0.0
     report.load_after = loadavg()
     write_report(Path(args.output), report)
     if args.json:

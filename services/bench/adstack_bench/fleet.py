@@ -138,6 +138,17 @@ class Fleet:
         self.connect_window.merge(result)
         return result
 
+    def repair(self, *, progress: Progress | None = None) -> int:
+        """Reopen the connections the gateway closed (e.g. SLOW after an overload step);
+        returns how many were reopened."""
+        connected = self.take().connected
+        missing = self.clients - connected
+        if missing <= 0:
+            return 0
+        self.clients -= missing
+        self.connect(missing, max(1.0, missing / 1000), progress=progress)
+        return missing
+
     def measure(self, seconds: float, *, progress: Progress | None = None,
                 on_window: Callable[[Window], None] | None = None) -> Window:
         """Run for ``seconds`` in one-second windows; returns them combined."""

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -50,9 +51,13 @@ class Scaling:
     two: Summary | None
     sharded: Summary | None = None
     """5,000 clients split over the two gateways, at the 5,000-client target rate."""
+    ratio_runs: list[float] = field(default_factory=list)
+    """Two against one in each run, when merged (the median is one of them)."""
 
     @property
     def ratio(self) -> float | None:
+        if self.ratio_runs:
+            return _median_of(self.ratio_runs, float)
         if self.one is None or self.two is None or not self.one.delivered:
             return None
         return self.two.delivered / self.one.delivered
@@ -75,6 +80,12 @@ class Report:
     runs: int = 1
     ingest_runs: list[float] = field(default_factory=list)
     """Events/s of each run, when merged."""
+    foreign_cpu: float = 0.0
+    """Mean CPU (cores) other work on the machine used during the steps of this run."""
+    dropped: list[str] = field(default_factory=list)
+    """Runs left out of a merge, and why."""
+    commit: str = ""
+    """The commit measured (set when the run starts)."""
 
 
 def to_json(report: Report) -> str:
@@ -90,7 +101,9 @@ def from_json(text: str) -> Report:
     report = Report(started=d["started"], load_before=d["load_before"],
                     budget_ms=d["budget_ms"], quick=d["quick"], gateway_env=d["gateway_env"],
                     load_after=d["load_after"], trials=d["trials"], runs=d["runs"],
-                    ingest_runs=d["ingest_runs"])
+                    ingest_runs=d["ingest_runs"],
+                    foreign_cpu=d.get("foreign_cpu", _foreign_from_trials(d["trials"])),
+                    dropped=d.get("dropped", []), commit=d.get("commit", ""))
     report.ingest = (d["ingest"][0], d["ingest"][1], d["ingest"][2])
     report.memory = Memory(**d["memory"]) if d["memory"] else None
     report.fanout = [(t, n, summary(x)) for t, n, x in d["fanout"]]
@@ -98,8 +111,16 @@ def from_json(text: str) -> Report:
                       for c in d["targets"]]
     sc = d["scaling"]
     report.scaling = (None if sc is None else Scaling(
-        sc["clients"], summary(sc["one"]), summary(sc["two"]), summary(sc["sharded"])))
+        sc["clients"], summary(sc["one"]), summary(sc["two"]), summary(sc["sharded"]),
+        sc.get("ratio_runs", [])))
     return report
+
+
+def _foreign_from_trials(trials: list[str]) -> float:
+    """Mean ``others`` of the trial lines (runs saved before the run-level figure)."""
+    values = [int(m.group(1)) / 100 for line in trials
+              if (m := re.search(r"others\s+(\d+)%", line))]
+    return sum(values) / len(values) if values else 0.0
 
 
 T = TypeVar("T")
@@ -123,13 +144,24 @@ def _median_step(steps: list[Summary | None], *, by_p99: bool = False) -> Summar
                                p99_runs=[s.p99 if s else 0.0 for s in steps])
 
 
-def merge(reports: list[Report]) -> Report:
-    """One report of several runs: each figure is the median run's, with every run's value."""
+BUSY_RUN = 0.2
+"""A run during which other work used more than this many cores on average is left out of
+a merge (its figures measure the neighbours)."""
+
+
+def merge(all_reports: list[Report]) -> Report:
+    """One report of several runs: each figure is the median run's, with every run's value.
+    Runs on a machine busy with other work are left out when a quiet one exists."""
+    quiet = [r for r in all_reports if r.foreign_cpu <= BUSY_RUN]
+    reports = quiet or all_reports
+    dropped = [f"run {i} (other work used {r.foreign_cpu:.2f} cores on average; load before "
+               f"{r.load_before})" for i, r in enumerate(all_reports, 1) if r not in reports]
     first = reports[0]
     merged = Report(started=first.started, budget_ms=first.budget_ms, quick=first.quick,
                     gateway_env=first.gateway_env, runs=len(reports),
                     load_before="; ".join(r.load_before for r in reports),
-                    load_after="; ".join(r.load_after for r in reports))
+                    load_after="; ".join(r.load_after for r in reports),
+                    commit=", ".join(sorted({r.commit for r in reports if r.commit})))
     rates = [r.ingest[0] / r.ingest[1] if r.ingest[1] else 0.0 for r in reports]
     merged.ingest = _median_of(reports, lambda r: r.ingest[0] / r.ingest[1]
                                if r.ingest[1] else 0.0).ingest
@@ -153,9 +185,14 @@ def merge(reports: list[Report]) -> Report:
         merged.scaling = Scaling(
             scalings[0].clients, _median_step([s.one for s in scalings]),
             _median_step([s.two for s in scalings]),
-            _median_step([s.sharded for s in scalings], by_p99=True))
-    for i, r in enumerate(reports, 1):
-        merged.trials += [f"-- run {i} (load before {r.load_before}) --", *r.trials]
+            _median_step([s.sharded for s in scalings], by_p99=True),
+            ratio_runs=[s.ratio or 0.0 for s in scalings])
+    for i, r in enumerate(all_reports, 1):
+        note = "" if r in reports else ", left out"
+        merged.trials += [f"-- run {i} (load before {r.load_before}; other work "
+                          f"{r.foreign_cpu:.2f} cores{note}) --", *r.trials]
+    merged.dropped = dropped
+    merged.foreign_cpu = sum(r.foreign_cpu for r in reports) / len(reports)
     return merged
 
 
@@ -191,7 +228,7 @@ def _versions() -> str:
     return ", ".join(out)
 
 
-def _commit() -> str:
+def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=False).stdout.strip() or "?"
@@ -231,7 +268,8 @@ def _target_rows(report: Report) -> list[str]:
     if sc is not None:
         ratio = sc.ratio
         rows.append(f"| Two gateway processes ≥ 1.8× one | "
-                    f"{'—' if ratio is None else f'{ratio:.2f}×'} | "
+                    f"{'—' if ratio is None else f'{ratio:.2f}×'}"
+                    f"{_runs(sc.ratio_runs, '.2f')} | "
                     f"{_yes(None if ratio is None else ratio >= 1.8)} |")
     ws = {n: s for t, n, s in report.fanout if t == "ws"}
     sio = {n: s for t, n, s in report.fanout if t == "sio"}
@@ -280,7 +318,8 @@ def write_report(path: Path, report: Report) -> None:
         sharded_text = (f"\n5,000 clients split over the two gateways at 47,500 events/s: "
                         f"delivered {sh.delivered:,.0f}/s, p50 {sh.p50:.1f} ms, "
                         f"**p99 {sh.p99:.1f} ms**{_runs(sh.p99_runs, '.1f')} "
-                        f"({'passes' if why is None else 'fails: ' + why} the 50 ms budget).\n")
+                        f"({'passes the 50 ms budget' if why is None else 'fails: ' + why})."
+                        "\n")
     if scaling is not None:
         for label, step in (("1", scaling.one), ("2", scaling.two)):
             scaling_rows.append(
@@ -290,18 +329,24 @@ def write_report(path: Path, report: Report) -> None:
                 f"(machine {step.machine_cpu:.0%}) |")
     repeats = (f"\nEach figure is the median of {report.runs} runs of the whole benchmark; "
                "the value of every run follows in brackets.\n" if report.runs > 1 else "")
+    if report.dropped:
+        repeats += ("Left out because other work shared the machine: "
+                    + "; ".join(report.dropped) + ".\n")
     quick = ("\n> **Smoke run** (`--quick`): tiny audiences and one short step each; these "
              "numbers only show that the tools work.\n" if report.quick else "")
     env = (f"Gateway environment: `{' '.join(f'{k}={v}' for k, v in report.gateway_env.items())}`."
            if report.gateway_env else "Gateway settings: defaults.")
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.started))
     text = f"""# Performance
 {quick}
 Measured by `make bench` (`python -m adstack_bench.fanout`) on
-{time.strftime('%Y-%m-%d %H:%M', time.localtime(report.started))}, commit `{_commit()}`.
+{when}, commit `{report.commit or commit()}`.
 {repeats}
 - **Machine:** {machine()}.
 - **Packages:** {_versions()}.
-- **Conditions:** load average before the run {report.load_before}, after {report.load_after}.
+- **Conditions:** load average before the run {report.load_before}, after {report.load_after};
+  other work used {report.foreign_cpu:.2f} cores on average during the steps (column
+  `others` in the trials).
   Everything runs on this one machine over loopback: valkey, the ingester, the devnet, the
   gateway(s) and two client processes share the 2 vCPUs. {env}
 
