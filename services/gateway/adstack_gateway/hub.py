@@ -223,6 +223,7 @@ class Hub:
 class _HistoryPeek(msgspec.Struct):
     type: str = ""
     epoch: str = ""
+    source: str = ""
 
 
 _history_peek = msgspec.json.Decoder(_HistoryPeek)
@@ -233,7 +234,7 @@ def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Out
     peek = _history_peek.decode(data)
     event = "event" if kind == "e" else "event_reverted"
     return Outgoing.from_event_data(event, data, event_type=peek.type, offset=offset,
-                                    epoch=peek.epoch or epoch)
+                                    epoch=peek.epoch or epoch, source=peek.source)
 
 
 def route(session: Session, sub: Subscription, message: Outgoing) -> bool:

@@ -76,10 +76,11 @@ class Outgoing:
 
     @classmethod
     def from_event_data(cls, event: str, data_json: bytes, *, event_type: str = "",
-                        offset: int = 0, epoch: str = "") -> Outgoing:
+                        offset: int = 0, epoch: str = "", source: str = "") -> Outgoing:
         """Wrap a stored ``data`` object (from history) as a frame of ``event``."""
         raw = b'{"event":"' + event.encode() + b'","data":' + data_json + b"}"
-        return cls(event, raw=raw, event_type=event_type, offset=offset, epoch=epoch)
+        return cls(event, raw=raw, event_type=event_type, offset=offset, epoch=epoch,
+                   source=source)
 
     @property
     def text(self) -> str:
