@@ -9,6 +9,7 @@
 
 from adstack_metrics.exposition import metrics_body
 from adstack_metrics.labels import OTHER, BoundedLabel, choose, clean
+from adstack_metrics.mount import mount_ops
 from adstack_metrics.names import exposed_names
 from adstack_metrics.process import (
     ProcessMetrics,
@@ -28,6 +29,7 @@ __all__ = [
     "exposed_names",
     "memory_usage",
     "metrics_body",
+    "mount_ops",
     "multiprocess_enabled",
     "prepare_multiprocess_dir",
     "record_redis_reconnect",

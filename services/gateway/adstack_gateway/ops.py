@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from adstack_bus import ChannelSubscriber
 from adstack_gateway import __version__
@@ -27,6 +23,7 @@ from adstack_metrics import (
     ProcessMetrics,
     memory_usage,
     metrics_body,
+    mount_ops,
     multiprocess_enabled,
     set_redis_up,
 )
@@ -78,17 +75,6 @@ class GatewayOps:
 def install_ops(app: Starlette, gateway: Gateway, subscriber: ChannelSubscriber) -> GatewayOps:
     """Add ``/metrics`` and ``/status`` to ``app``; refresh gauges during its lifespan."""
     ops = GatewayOps(gateway, subscriber)
-    app.router.routes.extend([
-        Route("/metrics", ops.metrics, methods=["GET"]),
-        Route("/status", ops.status, methods=["GET"]),
-    ])
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with inner(a) as state, ops.process.sampling():
-            yield state
-
-    app.router.lifespan_context = lifespan
-    app.state.ops = ops
+    mount_ops(app, metrics=ops.metrics, status=ops.status, sampling=ops.process.sampling,
+              ops=ops)
     return ops

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from adstack_ingester import __version__
 from adstack_ingester import metrics as m
@@ -25,6 +23,7 @@ from adstack_metrics import (
     ProcessMetrics,
     memory_usage,
     metrics_body,
+    mount_ops,
     multiprocess_enabled,
 )
 
@@ -78,17 +77,6 @@ def install_ops(app: Starlette, ingester: Ingester, *,
                 is_leader: Callable[[], bool] | None = None) -> IngesterOps:
     """Add ``/metrics`` and ``/status`` to ``app``; refresh gauges during its lifespan."""
     ops = IngesterOps(ingester, is_leader=is_leader)
-    app.router.routes.extend([
-        Route("/metrics", ops.metrics, methods=["GET"]),
-        Route("/status", ops.status, methods=["GET"]),
-    ])
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with inner(a) as state, ops.process.sampling():
-            yield state
-
-    app.router.lifespan_context = lifespan
-    app.state.ops = ops
+    mount_ops(app, metrics=ops.metrics, status=ops.status, sampling=ops.process.sampling,
+              ops=ops)
     return ops
