@@ -81,6 +81,48 @@ async def test_expired_history_starts_a_new_epoch(redis: aioredis.Redis) -> None
     assert after.epoch != before.epoch and after.offset == 1
 
 
+async def test_the_same_id_twice_in_one_batch_is_published_once(
+        redis: aioredis.Redis) -> None:
+    pub = Publisher(redis)
+    result = await pub.publish_events([event(1), event(2), event(1), event(3)])
+    assert (result.published, result.duplicates) == (3, 1)
+    assert (await Store(redis).stats(C1))["total"] == 3
+    assert (await Store(redis).since(C1, 0)).offsets == [1, 2, 3]
+
+
+async def test_a_new_epoch_of_only_duplicates_keeps_counting_from_zero(
+        redis: aioredis.Redis) -> None:
+    pub = Publisher(redis)
+    await pub.publish_events([event(1)])
+    await redis.delete(keys.meta(C1), keys.history(C1))  # history expired, markers not
+    again = await pub.publish_events([event(1)])
+    assert (again.published, again.duplicates) == (0, 1)
+    fresh = await pub.publish_events([event(2)])
+    assert fresh.offsets == {f"id-{C1[-4:]}-2": 1}
+
+
+async def test_publish_survives_a_flushed_script_cache(redis: aioredis.Redis) -> None:
+    pub = Publisher(redis)
+    await pub.publish_events([event(1), event(1, C2)])
+    await redis.script_flush()  # a restarted or failed-over Redis has no scripts
+    result = await pub.publish_events([event(2), event(2, C2)])
+    assert result.published == 2
+    assert result.offsets == {f"id-{C1[-4:]}-2": 2, f"id-{C2[-4:]}-2": 2}
+
+
+async def test_history_trim_and_stats_hold_across_many_batches(redis: aioredis.Redis) -> None:
+    pub = Publisher(redis, history_limit=7)
+    for start in range(1, 40, 6):
+        await pub.publish_events([event(n, etype="spend_recorded" if n % 3 else
+                                        "campaign_created") for n in range(start, start + 6)])
+    store = Store(redis)
+    assert await redis.xlen(keys.history(C1)) == 7
+    assert await store.first_offset(C1) == 36
+    stats = await store.stats(C1)
+    assert stats["total"] == 42
+    assert stats["byType"] == {"campaign_created": 14, "spend_recorded": 28}
+
+
 async def test_subscriber_receives_published_frames_in_order(redis: aioredis.Redis,
                                                              clean_redis: str) -> None:
     got: list[tuple[str, bytes]] = []

@@ -9,13 +9,15 @@
 -- ARGV[3] lowest height to keep in the block set  ARGV[4] tip height ('' = leave the tip)
 -- ARGV[5] tip block hash  ARGV[6] tip index block hash  ARGV[7] publish command
 -- ARGV[8] N canonical entries to set  ARGV[9] M canonical heights to delete
--- ARGV[10] F feed frames  then N × (height, index hash), M × height, F × (channel, frame),
--- then per record i: (height, index hash, record bytes)
+-- ARGV[10] the feed frames: a MessagePack array of (channel, frame) string pairs ('' =
+-- none; one argument instead of two per frame keeps the call cheap to encode)
+-- then N × (height, index hash), M × height, then per record i: (height, index hash,
+-- record bytes)
 -- Returns 1, or the error NOTLEADER.
 if ARGV[1] ~= '-' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('NOTLEADER fencing token ' .. ARGV[1] .. ' is stale')
 end
-local n, m, f = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local n, m = tonumber(ARGV[8]), tonumber(ARGV[9])
 local a = 10
 for _ = 1, n do
   redis.call('HSET', KEYS[3], ARGV[a + 1], ARGV[a + 2])
@@ -25,9 +27,11 @@ for _ = 1, m do
   redis.call('HDEL', KEYS[3], ARGV[a + 1])
   a = a + 1
 end
-for _ = 1, f do
-  redis.call(ARGV[7], ARGV[a + 1], ARGV[a + 2])
-  a = a + 2
+if ARGV[10] ~= '' then
+  local feeds = cmsgpack.unpack(ARGV[10])
+  for i = 1, #feeds, 2 do
+    redis.call(ARGV[7], feeds[i], feeds[i + 1])
+  end
 end
 for i = 5, #KEYS do
   redis.call('SET', KEYS[i], ARGV[a + 3], 'EX', ARGV[2])

@@ -19,6 +19,19 @@ from adstack_bus.errors import BusUnavailable
 from adstack_bus.publisher import bus_error
 
 _CHAIN_LUA = resources.files("adstack_bus").joinpath("chain.lua").read_text()
+_feeds_encoder = msgspec.msgpack.Encoder()
+
+
+def _feeds_arg(feeds: Sequence[tuple[str, bytes]]) -> bytes | str:
+    """The feed frames as chain.lua's ARGV[10]: msgpack strings (Redis's cmsgpack cannot
+    read the bin types), or '' for none."""
+    if not feeds:
+        return ""
+    flat: list[str] = []
+    for channel, frame in feeds:
+        flat.append(channel)
+        flat.append(frame.decode())
+    return _feeds_encoder.encode(flat)
 
 
 class Tip(msgspec.Struct, frozen=True):
@@ -100,13 +113,11 @@ class ChainStore:
             "-" if fence is None else str(fence), self.record_ttl, keep_from_height,
             "" if tip is None else tip.height, "" if tip is None else tip.hash,
             "" if tip is None else tip.indexBlockHash, self._publish_cmd,
-            len(canon_set), len(canon_delete), len(feeds),
+            len(canon_set), len(canon_delete), _feeds_arg(feeds),
         ]
         for height, index_hash in canon_set:
             args += [height, index_hash]
         args += list(canon_delete)
-        for channel, frame in feeds:
-            args += [channel, frame]
         record_keys = []
         for height, index_hash, blob in records:
             record_keys.append(keys.chain_block(index_hash))

@@ -41,7 +41,13 @@ def seen(contract_id: str, event_id: str) -> str:
 
     A revert deletes it, so the event is published again if its block is re-applied.
     """
-    return f"{PREFIX}:seen:{_tag(contract_id)}:{event_id}"
+    return seen_prefix(contract_id) + event_id
+
+
+def seen_prefix(contract_id: str) -> str:
+    """:func:`seen` without the event id: the publish script appends each id itself (the
+    markers share the contract's hash tag, so they live on the script's shard)."""
+    return f"{PREFIX}:seen:{_tag(contract_id)}:"
 
 
 def reverted(contract_id: str) -> str:
@@ -49,10 +55,15 @@ def reverted(contract_id: str) -> str:
     return f"{PREFIX}:rev:{_tag(contract_id)}"
 
 
-def publish_keys(contract_id: str, event_ids: list[str], fence_key: str) -> list[str]:
-    """KEYS of the publish and revert scripts, in their order (see the .lua headers)."""
+def publish_keys(contract_id: str, fence_key: str) -> list[str]:
+    """KEYS of the publish script, in its order (see the header of publish.lua)."""
     return [meta(contract_id), history(contract_id), stats(contract_id),
-            reverted(contract_id), fence_key, *(seen(contract_id, i) for i in event_ids)]
+            reverted(contract_id), fence_key]
+
+
+def revert_keys(contract_id: str, event_ids: list[str], fence_key: str) -> list[str]:
+    """KEYS of the revert script, in its order (see the header of revert.lua)."""
+    return [*publish_keys(contract_id, fence_key), *(seen(contract_id, i) for i in event_ids)]
 
 
 def contract_from_channel(channel: str) -> str:

@@ -7,10 +7,11 @@ import secrets
 import time
 from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable, NotLeader
@@ -26,6 +27,7 @@ def _script(name: str) -> str:
 _PUBLISH_LUA = _script("publish.lua")
 _REVERT_LUA = _script("revert.lua")
 _notice_encoder = msgspec.json.Encoder()
+_events_encoder = msgspec.msgpack.Encoder()
 
 
 def bus_error(exc: BaseException, what: str) -> BusUnavailable:
@@ -90,8 +92,8 @@ class Publisher:
             return PublishResult()
         now_ms = int(time.time() * 1000)
         result = PublishResult()
-        calls = [(keys.publish_keys(contract_id, [e.id for e in batch], self._fence_key(
-            contract_id)), self._args(contract_id, batch, now_ms))
+        calls = [(keys.publish_keys(contract_id, self._fence_key(contract_id)),
+                  self._args(contract_id, batch, now_ms))
             for contract_id, batch in by_contract.items()]
         try:
             if self.cluster:
@@ -100,11 +102,7 @@ class Publisher:
                     *(self._script(keys=k, args=a) for k, a in calls)))
                 await self._redis.sadd(keys.CONTRACTS, *by_contract)
             else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for k, a in calls:
-                        await self._script(keys=k, args=a, client=pipe)
-                    pipe.sadd(keys.CONTRACTS, *by_contract)
-                    replies = await pipe.execute()
+                replies = await self._run_pipelined(calls, list(by_contract))
         except (RedisError, OSError) as exc:
             raise bus_error(exc, "publish") from exc
         for (_contract, batch), offsets in zip(by_contract.items(), replies, strict=False):
@@ -115,6 +113,32 @@ class Publisher:
                 else:
                     result.duplicates += 1
         return result
+
+    async def _run_pipelined(self, calls: list[tuple[list[str], list[bytes | str | int]]],
+                             contracts: list[str]) -> list[Any]:
+        """The publish calls and the contract-set update in one round trip.
+
+        redis-py's own script-in-pipeline support asks ``SCRIPT EXISTS`` first, a second
+        round trip per block; here EVALSHA goes out directly and the script is loaded only
+        when Redis answers NOSCRIPT (then the batch is sent again: the script is
+        idempotent, every event already published is skipped as a duplicate).
+        """
+        sha = self._script.sha
+        for attempt in (1, 2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for k, a in calls:
+                    pipe.execute_command("EVALSHA", sha, len(k), *k, *a)
+                pipe.sadd(keys.CONTRACTS, *contracts)
+                replies = await pipe.execute(raise_on_error=False)
+            errors = [r for r in replies if isinstance(r, Exception)]
+            if not errors:
+                return list(replies)
+            if attempt == 1 and all(isinstance(e, NoScriptError) for e in errors):
+                await self._redis.script_load(_PUBLISH_LUA)
+                continue
+            raise next(e for e in errors if not isinstance(e, NoScriptError)) \
+                if any(not isinstance(e, NoScriptError) for e in errors) else errors[0]
+        raise AssertionError("unreachable")
 
     def _args(self, contract_id: str, batch: Sequence[ContractEvent],
               now_ms: int) -> list[bytes | str | int]:
@@ -127,11 +151,15 @@ class Publisher:
             now_ms,
             self._publish_cmd,
             self._token(),
+            keys.seen_prefix(contract_id),
         ]
+        flat: list[str] = []
         for event in batch:
-            args.append(event.id)
-            args.append(event.type)
-            args.append(encode_event_head(event))
+            flat.append(event.id)
+            flat.append(event.type)
+            # As a msgpack str: Redis's cmsgpack cannot read the bin types.
+            flat.append(encode_event_head(event).decode())
+        args.append(_events_encoder.encode(flat))
         return args
 
     def _token(self) -> str:
@@ -169,7 +197,7 @@ class Publisher:
             # offset and epoch.
             head = head.replace(b',"ids":[]', b"")[:-1]
             calls.append((
-                keys.publish_keys(contract_id, notice.ids, self._fence_key(contract_id)),
+                keys.revert_keys(contract_id, notice.ids, self._fence_key(contract_id)),
                 [keys.event_channel(contract_id), secrets.token_hex(6), self.history_limit,
                  self.history_ttl, self.dedup_ttl, now_ms, self._publish_cmd, token, head,
                  *notice.ids]))

@@ -121,24 +121,21 @@ class BlockProcessor:
                 log.info("reorg: withdrew %d events of %d orphaned blocks (%s)",
                          outcome.reverted, len(plan.revert),
                          ", ".join(f"{r.height} {r.index_block_hash[:12]}" for r in plan.revert))
-            now_ms = int(time.time() * 1000)
-            for record in plan.apply:
-                events = record.events
-                if plan.reorg:
-                    # Side blocks stored earlier: stamp the time they are published now.
-                    events = [msgspec.structs.replace(e, publishedAt=now_ms) for e in events]
-                result = await self.publisher.publish_events(events)
-                outcome.published += result.published
-                outcome.duplicates += result.duplicates
-                m.record_events({}, Counter(e.type for e in events if e.id in result.offsets),
-                                source=record.source, duplicates=result.duplicates)
-            changes = state.commit(plan)
-            feeds = [] if plan.known or plan.held else self._feeds(plan.apply)
+            # The publish round trip runs while the chain record is prepared: the two
+            # only meet at the commit, which waits for the publish to have succeeded.
+            publishing = asyncio.ensure_future(self._publish(plan, outcome))
+            try:
+                await asyncio.sleep(0)  # let it send its pipeline first
+                changes = state.commit(plan)
+                feeds = [] if plan.known or plan.held else self._feeds(plan.apply)
+                records = [(r.height, r.index_block_hash, encode_record(r))
+                           for r in changes.records]
+            finally:
+                await publishing
             await self.store.commit(
                 fence=self.publisher.fence,
                 tip=_stored(changes),
-                records=[(r.height, r.index_block_hash, encode_record(r))
-                         for r in changes.records],
+                records=records,
                 canon_set=changes.canon_set,
                 canon_delete=changes.canon_delete,
                 feeds=feeds,
@@ -158,6 +155,19 @@ class BlockProcessor:
                 m.record_block_published(record.height, record.timestamp / 1000,
                                          source=record.source)
         return outcome
+
+    async def _publish(self, plan: Plan, outcome: Outcome) -> None:
+        now_ms = int(time.time() * 1000)
+        for record in plan.apply:
+            events = record.events
+            if plan.reorg:
+                # Side blocks stored earlier: stamp the time they are published now.
+                events = [msgspec.structs.replace(e, publishedAt=now_ms) for e in events]
+            result = await self.publisher.publish_events(events)
+            outcome.published += result.published
+            outcome.duplicates += result.duplicates
+            m.record_events({}, Counter(e.type for e in events if e.id in result.offsets),
+                            source=record.source, duplicates=result.duplicates)
 
     @staticmethod
     def _feeds(records: list[BlockRecord]) -> list[tuple[str, bytes]]:
