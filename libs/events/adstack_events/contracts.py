@@ -34,7 +34,20 @@ def event_type_from_print(data: object) -> str:
     if isinstance(data, dict):
         raw = data.get("event")
         if isinstance(raw, str):
-            name = raw.strip().lower().replace("-", "_").replace(" ", "_")
-            if is_valid_event_type(name):
-                return name
+            name = _type_names.get(raw)
+            if name is None:
+                name = _normalise_type(raw)
+                if len(_type_names) < _TYPE_NAMES_MAX:
+                    _type_names[raw] = name
+            return name
     return "print"
+
+
+_type_names: dict[str, str] = {}
+"""``event`` field → type, for the few names a deployment's contracts use."""
+_TYPE_NAMES_MAX = 4096
+
+
+def _normalise_type(raw: str) -> str:
+    name = raw.strip().lower().replace("-", "_").replace(" ", "_")
+    return name if is_valid_event_type(name) else "print"
