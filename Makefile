@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
 
-.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-ingest fuzz chaos \
+.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-floor bench-ingest fuzz chaos \
         deploy-check
 
 $(STAMP): pyproject.toml
@@ -61,6 +61,9 @@ bench: install  ## fan-out benchmark (minutes); rewrites docs/performance.md
 
 bench-smoke: install  ## seconds-long run of the same benchmark (output in /tmp)
 	$(BIN)/python -m adstack_bench.fanout --quick --duration 2 --output /tmp/adstack-perf-smoke.md
+
+bench-floor: install  ## kernel floor: a bare send loop to 1,000 and 5,000 loopback sockets
+	$(BIN)/python -m adstack_bench.floor
 
 bench-ingest: install  ## decode + publish throughput for 10,000 print events (real valkey)
 	$(BIN)/python -m tests.perf.ingest

@@ -25,7 +25,8 @@ def test_the_fanout_benchmark_smoke_run_writes_a_report_with_numbers(tmp_path: P
     text = report.read_text()
     # Every section is there, with measured numbers rather than placeholders.
     for heading in ("## Targets (issue 7)", "## Fan-out", "## Ingester", "## Memory",
-                    "## One gateway process against two", "## Trials", "## Reproduce"):
+                    "## Kernel floor", "## One gateway process against two", "## Trials",
+                    "## Reproduce"):
         assert heading in text, heading
     rows = {m.group(1): m for m in re.finditer(
         r"^\| (/ws|Socket\.IO) \| 100 \| \*\*([\d,]+)\*\* \|", text, re.M)}
@@ -37,4 +38,8 @@ def test_the_fanout_benchmark_smoke_run_writes_a_report_with_numbers(tmp_path: P
     memory = re.search(r"\*\*([\d.]+) KiB per\s+connection\*\*", text)
     assert memory is not None and 0 < float(memory.group(1)) < 200
     assert re.search(r"^\| 2 \| [\d,]+ \|", text, re.M), "two-gateway row has a number"
+    floor = re.search(r"^\| 100 \| ([\d.]+) ms \| \*\*([\d.]+) ms\*\* \| ([\d.]+) ms \| "
+                      r"([\d.]+) µs \|", text, re.M)
+    assert floor is not None, "kernel floor row for N=100"
+    assert all(float(v) > 0 for v in floor.groups())
     assert "PASS" in text

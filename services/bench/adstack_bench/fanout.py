@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from adstack_bench import floor
 from adstack_bench.clients import WorkerConfig
 from adstack_bench.fleet import Fleet, cpu_seconds_of, rss_of
 from adstack_bench.report import (
+    FLOOR_BYTES,
     Memory,
     Report,
     Scaling,
@@ -33,7 +34,7 @@ from adstack_bench.report import (
     write_report,
 )
 from adstack_bench.step import Step, Summary
-from adstack_bench.system import System, ingest_throughput
+from adstack_bench.system import System, ingest_throughput, raise_fd_limit
 
 CONTRACTS = [
     "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager",
@@ -48,13 +49,6 @@ START_RATES = {("ws", 100): 60_000.0, ("ws", 1000): 60_000.0, ("ws", 5000): 10_0
 """First delivered events/s tried per (transport, N)."""
 
 Log = Callable[[str], None]
-
-def raise_fd_limit(n: int = 65536) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
-    if want > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
 
 def machine_busy() -> tuple[float, float]:
     """(busy jiffies, total jiffies) of all CPUs, from /proc/stat."""
@@ -214,6 +208,16 @@ class Bench:
         log(f"ingester: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s "
             f"({cpu / seconds:.0%} of a core)")
 
+    def floor(self, sizes: list[int]) -> None:
+        """The bare send-loop fan-out to each audience (the machine's kernel floor)."""
+        rounds = 1 if self.args.quick else 5
+        for clients in sizes:
+            result = floor.measure(clients, procs=self.args.procs, rounds=rounds,
+                                   size=FLOOR_BYTES)
+            self.report.floor.append(result)
+            self.log(f"floor: N={clients:,}: bare send loop reaches the last socket after "
+                     f"{result.last_ms:.1f} ms ({result.us_per_send:.1f} µs per send alone)")
+
     def memory(self) -> None:
         """RSS per idle connection, on a fresh gateway."""
         args, log_dir, report, log, bench = self.args, self.log_dir, self.report, self.log, self
@@ -315,8 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connect-rate", type=float, default=1000.0,
                         help="new connections per second while connecting")
     parser.add_argument("--transport", choices=["ws", "sio", "both"], default="both")
-    parser.add_argument("--phases", default="ingest,memory,fanout,scaling",
-                        help="comma-separated subset of ingest,memory,fanout,scaling")
+    parser.add_argument("--phases", default="ingest,floor,memory,fanout,scaling",
+                        help="comma-separated subset of ingest,floor,memory,fanout,scaling")
     parser.add_argument("--start", type=float, default=0.0,
                         help="first delivered events/s of every search (default: per N)")
     parser.add_argument("--output", default="docs/performance.md")
@@ -353,6 +357,8 @@ def main(argv: list[str] | None = None) -> None:
     phases = set(args.phases.split(","))
     if "ingest" in phases:
         bench.ingest()
+    if "floor" in phases:
+        bench.floor(sizes)
     if "memory" in phases:
         bench.memory()
     if "fanout" in phases:

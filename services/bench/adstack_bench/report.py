@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from adstack_bench.floor import Floor
 from adstack_bench.step import Summary
 
 
@@ -86,6 +88,8 @@ class Report:
     """Runs left out of a merge, and why."""
     commit: str = ""
     """The commit measured (set when the run starts)."""
+    floor: list[Floor] = field(default_factory=list)
+    """The bare send-loop fan-out per audience (:mod:`adstack_bench.floor`)."""
 
 
 def to_json(report: Report) -> str:
@@ -105,6 +109,7 @@ def from_json(text: str) -> Report:
                     foreign_cpu=d.get("foreign_cpu", _foreign_from_trials(d["trials"])),
                     dropped=d.get("dropped", []), commit=d.get("commit", ""))
     report.ingest = (d["ingest"][0], d["ingest"][1], d["ingest"][2])
+    report.floor = [Floor(**f) for f in d.get("floor", [])]
     report.memory = Memory(**d["memory"]) if d["memory"] else None
     report.fanout = [(t, n, summary(x)) for t, n, x in d["fanout"]]
     report.targets = [TargetCheck(c["clients"], c["rate"], c["budget_ms"], Summary(**c["step"]))
@@ -171,6 +176,12 @@ def merge(all_reports: list[Report]) -> Report:
         merged.memory = dataclasses.replace(
             _median_of(memories, lambda m: m.per_connection),
             runs=[m.per_connection / 1024 for m in memories])
+    for audience in (f.clients for f in first.floor):
+        floors = [f for r in reports for f in r.floor if f.clients == audience]
+        merged.floor.append(Floor(audience,
+                                  statistics.median(f.send_ms for f in floors),
+                                  statistics.median(f.last_ms for f in floors),
+                                  statistics.median(f.alone_ms for f in floors)))
     for transport, clients, _ in first.fanout:
         steps = [next((x for t, n, x in r.fanout if t == transport and n == clients), None)
                  for r in reports]
@@ -250,8 +261,11 @@ def _target_rows(report: Report) -> list[str]:
             rows.append(f"| {label} | not measured | — |")
             continue
         s = check.step
+        floor = next((f for f in report.floor if f.clients == clients), None)
+        bare = ("" if floor is None else f"; a bare send loop needs {floor.last_ms:.0f} ms "
+                f"to reach all {clients:,} sockets (kernel floor below)")
         rows.append(f"| {label} | {s.delivered:,.0f}/s, p50 {s.p50:.1f} ms, p99 {s.p99:.1f} ms"
-                    f"{_runs(s.p99_runs, '.1f')} (gateway CPU {s.gateway_cpu:.0%}) | "
+                    f"{_runs(s.p99_runs, '.1f')} (gateway CPU {s.gateway_cpu:.0%}){bare} | "
                     f"{_yes(check.met)} |")
     mem = report.memory
     if mem is not None:
@@ -299,6 +313,21 @@ def _fanout_rows(report: Report) -> list[str]:
             f"{step.events_in:,.1f} | "
             f"{step.p50:.1f} | {step.p99:.1f} | {step.gateway_cpu:.0%} | {per_msg:.1f} |")
     return rows
+
+
+FLOOR_BYTES = 700
+"""Message size of the floor measurement (about one AdStack event frame)."""
+
+
+FLOOR_HEAD = ("| clients N | send loop, readers active | last socket has it "
+              "| send loop, readers waiting | per `send()` |\n|---|---|---|---|---|")
+
+
+def _floor_rows(report: Report) -> list[str]:
+    if not report.floor:
+        return ["| not measured | | | | |"]
+    return [f"| {f.clients:,} | {f.send_ms:.1f} ms | **{f.last_ms:.1f} ms** | "
+            f"{f.alone_ms:.1f} ms | {f.us_per_send:.1f} µs |" for f in report.floor]
 
 
 def write_report(path: Path, report: Report) -> None:
@@ -380,6 +409,15 @@ events/s** decoded and published, {cpu / seconds if seconds else 0:.0%} of a cor
 ## Memory
 
 {memory_text}
+
+## Kernel floor: the same fan-out without WebSocket, Redis or asyncio
+
+One {FLOOR_BYTES}-byte message to N loopback TCP sockets from a plain blocking
+`socket.send` loop (`python -m adstack_bench.floor`), readers in two processes as above;
+median of 5 rounds. No gateway can reach the last of N clients sooner on this machine.
+
+{FLOOR_HEAD}
+{chr(10).join(_floor_rows(report))}
 
 ## One gateway process against two (N = {scaling.clients if scaling else 0:,} in total)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -183,6 +184,14 @@ def ingest_throughput(log_dir: Path, *, blocks: int = 60, per_block: int = 200
         return measured, elapsed, cpu
     finally:
         system.stop()
+
+
+def raise_fd_limit(n: int = 65536) -> None:
+    """Raise this process's open-file limit towards ``n`` (many client sockets)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def _cpu_seconds(pid: int) -> float:
