@@ -315,6 +315,10 @@ def _fanout_rows(report: Report) -> list[str]:
     return rows
 
 
+SCALING_HEAD = ("| gateways | highest passing delivered events/s | p99 ms | gateway CPU "
+                "| clients CPU | gateway CPU µs per delivered event |\n"
+                "|---|---|---|---|---|---|")
+
 FLOOR_BYTES = 700
 """Message size of the floor measurement (about one AdStack event frame)."""
 
@@ -352,10 +356,11 @@ def write_report(path: Path, report: Report) -> None:
     if scaling is not None:
         for label, step in (("1", scaling.one), ("2", scaling.two)):
             scaling_rows.append(
-                f"| {label} | — | | |" if step is None else
+                f"| {label} | — | | | | |" if step is None else
                 f"| {label} | {step.delivered:,.0f}{_runs(step.runs)} | {step.p99:.1f} | "
-                f"{step.gateway_cpu:.0%} "
-                f"(machine {step.machine_cpu:.0%}) |")
+                f"{step.gateway_cpu:.0%} (machine {step.machine_cpu:.0%}) | "
+                f"{step.client_cpu:.0%} | "
+                f"{step.gateway_cpu / step.delivered * 1e6 if step.delivered else 0:.2f} |")
     repeats = (f"\nEach figure is the median of {report.runs} runs of the whole benchmark; "
                "the value of every run follows in brackets.\n" if report.runs > 1 else "")
     if report.dropped:
@@ -421,8 +426,7 @@ median of 5 rounds. No gateway can reach the last of N clients sooner on this ma
 
 ## One gateway process against two (N = {scaling.clients if scaling else 0:,} in total)
 
-| gateways | highest passing delivered events/s | p99 ms | gateway CPU |
-|---|---|---|---|
+{SCALING_HEAD}
 {chr(10).join(scaling_rows)}
 {sharded_text}
 {NOTES}
