@@ -95,3 +95,12 @@ class IngestErrorCode(StrEnum):
     """503: this replica is a standby; the sender retries (or goes to the leader)."""
     SOURCE_DISABLED = "SOURCE_DISABLED"
     """404: the endpoint's source is not enabled in ``STACKS_SOURCES``."""
+
+
+class HttpErrorCode(StrEnum):
+    """Codes in HTTP error bodies ``{"error": {"code", "message"}}`` that the HTTP server of
+    either service writes itself, before the app has answered (``adstack_runtime``)."""
+
+    BODY_TIMEOUT = "BODY_TIMEOUT"
+    """408: the request body was not complete within ``BODY_TIMEOUT`` seconds of its head;
+    the connection is closed."""

@@ -38,6 +38,8 @@ environment:
   MAX_CONNECTIONS_PER_IP        connections per client IP, both transports (default 100, 0 = off)
   HANDSHAKE_TIMEOUT             seconds a connection has to send its HTTP request head, and a
                                 Socket.IO client to join after opening (default 10)
+  BODY_TIMEOUT                  seconds an HTTP request has for its whole body after its head
+                                (default 30; then 408 and the connection is closed)
   RATE_LIMIT_PER_SECOND         commands per second per connection (default 20, 0 = off)
   RATE_LIMIT_BURST              commands a connection may send at once (default 40)
   RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
               ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
               # Slowloris and half-open connections: the request head must arrive in time.
               head_timeout=settings.handshake_timeout,
+              # A body trickled after its head (Socket.IO polling POSTs): 408 at the deadline.
+              body_timeout=settings.body_timeout,
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
               timeout_graceful_shutdown=1,
               # websockets-sansio, lighter per connection, with direct frame writes.
@@ -144,7 +148,8 @@ def run_workers(settings: GatewaySettings) -> None:
                       log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
                       ws_ping_interval=settings.ping_interval,
                       ws_ping_timeout=settings.ping_timeout, timeout_graceful_shutdown=1,
-                      head_timeout=settings.handshake_timeout, ws=GatewayWebSocketProtocol,
+                      head_timeout=settings.handshake_timeout,
+                      body_timeout=settings.body_timeout, ws=GatewayWebSocketProtocol,
                       loop=settings.event_loop, on_workers=workers_changed)
     finally:
         if created:

@@ -23,6 +23,7 @@ environment:
   DEDUP_TTL            how long an event id is remembered for dedup (default 259200)
   OBSERVER_TOKEN       if set, POSTs must carry "Authorization: Bearer <token>"
   OBSERVER_MAX_BODY_BYTES  body size cap (default 67108864)
+  BODY_TIMEOUT         seconds for a whole request body after its head (default 30; 408)
   STACKS_SOURCES       observer,hiro,chainhook: one or several (default observer)
   STACKS_API_URL, STACKS_WS_URL, HIRO_API_KEY, HIRO_BACKFILL_MAX_BLOCKS  the hiro source
   CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from adstack_ingester.app import create_app
 
     serve_app(create_app(settings), host=settings.host, port=settings.port,
-              log_level=settings.log_level)
+              log_level=settings.log_level, body_timeout=settings.body_timeout)
 
 
 if __name__ == "__main__":

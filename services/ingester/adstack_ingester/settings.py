@@ -50,6 +50,8 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     sources: tuple[str, ...] = ("observer",)
     observer_token: str | None = None
     max_body_bytes: int = 64 * 1024 * 1024
+    body_timeout: float = 30.0
+    """Seconds a request has, once its head is in, to send its whole body (408 after)."""
     type_overrides: tuple[str, ...] = ()
     stacks_api_url: str = ""
     stacks_ws_url: str = ""
@@ -102,6 +104,7 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             sources=sources,
             observer_token=env.opt_str("OBSERVER_TOKEN"),
             max_body_bytes=env.int("OBSERVER_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024),
+            body_timeout=env.float("BODY_TIMEOUT", 30.0, minimum=0.1),
             type_overrides=env.list("EVENT_TYPE_OVERRIDES", ()),
             stacks_api_url=api_url,
             stacks_ws_url=env.str("STACKS_WS_URL", "") or (

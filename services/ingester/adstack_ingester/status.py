@@ -55,6 +55,7 @@ def ingester_status(settings: IngesterSettings, *, version: str, pid: int, start
             "redisTtlSeconds": settings.history_ttl,
             "dedupTtlSeconds": settings.dedup_ttl,
             "observerMaxBodyBytes": settings.max_body_bytes,
+            "bodyTimeoutSeconds": settings.body_timeout,
         },
         "auth": {"observerToken": presence(settings.observer_token)},
         "logging": {"level": settings.log_level.upper(), "json": settings.log_json},
