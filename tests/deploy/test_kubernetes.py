@@ -13,6 +13,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from adstack_config import ConfigError
+from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
 from tests.helpers.kustomize import render
 
@@ -187,6 +189,29 @@ def test_config_and_secret_are_wired_and_secrets_are_placeholders() -> None:
         container = pod_spec(find(docs, "Deployment", name))["containers"][0]
         refs = [next(iter(ref.values()))["name"] for ref in container["envFrom"]]
         assert refs == ["adstack-config", "adstack-secrets"]
+
+
+@pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
+def test_the_production_ingester_gets_its_observer_token_from_a_secret(path: Path) -> None:
+    """NODE_ENV=production makes the ingester refuse to start without OBSERVER_TOKEN: the
+    manifests give it one, from a Secret only the ingester pods read."""
+    docs = objects(path)
+    config = find(docs, "ConfigMap", "adstack-config")["data"]
+    assert config["NODE_ENV"] == "production"
+    assert "OBSERVER_TOKEN" not in config and "OBSERVER_TOKEN_REQUIRED" not in config
+    ingester = pod_spec(find(docs, "Deployment", "adstack-ingester"))["containers"][0]
+    [ref] = [e["valueFrom"]["secretKeyRef"] for e in ingester["env"]
+             if e["name"] == "OBSERVER_TOKEN"]
+    secret = find(docs, "Secret", ref["name"])
+    assert "CHANGE-ME" in secret["stringData"][ref["key"]]
+    gateway = pod_spec(find(docs, "Deployment", "adstack-gateway"))["containers"][0]
+    assert ref["name"] not in [next(iter(r.values()))["name"] for r in gateway["envFrom"]]
+    assert "OBSERVER_TOKEN" not in [e["name"] for e in gateway.get("env", [])]
+    # What the ingester process would read: it starts with the token, not without it.
+    shared = {**config, **find(docs, "Secret", "adstack-secrets")["stringData"]}
+    IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
+        IngesterSettings.from_env(shared)
 
 
 def test_prometheus_k8s_config_scrapes_headless_services_that_exist() -> None:
