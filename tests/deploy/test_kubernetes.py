@@ -4,6 +4,7 @@ autoscaling, disruption budget, secrets, scraping)."""
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 import yaml
 
 from adstack_config import ConfigError
+from adstack_gateway.core import origin_allowed
+from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
 from tests.helpers.kustomize import render
@@ -212,6 +215,31 @@ def test_the_production_ingester_gets_its_observer_token_from_a_secret(path: Pat
     IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
     with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
         IngesterSettings.from_env(shared)
+
+
+def test_gateways_trust_forwarded_addresses_from_the_cluster_network_only() -> None:
+    """Behind the ingress every client would otherwise share the ingress controller's
+    address (and MAX_CONNECTIONS_PER_IP); trusting everyone would let clients pick theirs."""
+    docs = objects()
+    gateway = pod_spec(find(docs, "Deployment", "adstack-gateway"))["containers"][0]
+    [raw] = [e["value"] for e in gateway["env"] if e["name"] == "FORWARDED_ALLOW_IPS"]
+    networks = [ipaddress.ip_network(part.strip()) for part in raw.split(",")]
+    assert networks and all(n.is_private for n in networks), raw
+    for public in ("8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"):
+        address = ipaddress.ip_address(public)
+        assert not any(address.version == n.version and address in n for n in networks)
+    assert ipaddress.ip_address("10.244.1.7") in networks[0]  # a typical pod address
+    config = find(docs, "ConfigMap", "adstack-config")["data"]
+    assert "FORWARDED_ALLOW_IPS" not in config  # the gateways', not the ingester's
+
+
+def test_allowed_origins_are_a_placeholder_not_everyone() -> None:
+    config = find(objects(), "ConfigMap", "adstack-config")["data"]
+    settings = GatewaySettings.from_env({**config, "JWT_SECRET": "s" * 32})
+    assert settings.allowed_origins == ("https://app.example.com",)  # operators edit it
+    assert origin_allowed("https://app.example.com", settings.allowed_origins)
+    assert not origin_allowed("https://evil.example", settings.allowed_origins)
+    assert origin_allowed(None, settings.allowed_origins)  # non-browser clients send none
 
 
 def test_prometheus_k8s_config_scrapes_headless_services_that_exist() -> None:
