@@ -53,7 +53,8 @@ class CloseCode(IntEnum):
     SHUTDOWN = 4000
     """The gateway is shutting down (drain); reconnect, another replica will take you."""
     SLOW = 4001
-    """The client fell too far behind (outbound queue overflow); reconnect and recover."""
+    """The client fell too far behind: more than ``OUTBOX_MAX_BYTES`` unsent (the socket's
+    write buffer, or the outbound queue of a queued connection); reconnect and recover."""
     NO_PONG = 4002
     """Reserved: no pong within the keepalive timeout (the server's WebSocket keepalive
     closes with 1011 today)."""

@@ -47,7 +47,8 @@ environment:
   STACKS_API_URL                Stacks API (Hiro) base URL for history backfill (default off)
   STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
   MAX_FRAME_BYTES               largest client frame (default 65536)
-  OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
+  OUTBOX_MAX_BYTES              bytes unsent to one client (socket write buffer, or outbound
+                                queue when queued) before a slow close 4001 (default 1 MiB)
   WS_DIRECT_WRITE               /ws: write relayed frames straight to the socket (default true)
   EVENT_LOOP                    auto (uvloop when installed), asyncio or uvloop (default auto)
   WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
