@@ -4,6 +4,7 @@ describes fits together (services, load balancer, monitoring profile, mounted fi
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -11,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from adstack_config import ConfigError
+from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
 
 pytestmark = pytest.mark.deploy
@@ -107,3 +110,25 @@ def test_dependencies_exist_and_wait_for_health() -> None:
             assert dependency in services, f"{name} depends on missing {dependency}"
         if isinstance(depends, dict) and "redis" in depends:
             assert depends["redis"]["condition"] == "service_healthy"
+
+
+def resolved(environment: dict[str, str]) -> dict[str, str]:
+    """``environment`` as Compose passes it with nothing set in the shell (defaults)."""
+    return {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v))
+            for k, v in environment.items()}
+
+
+def test_the_production_ingester_gets_the_token_the_devnet_sends() -> None:
+    """NODE_ENV defaults to production here, so the ingester needs OBSERVER_TOKEN; the devnet
+    (the node of this stack) must send the same one, and the gateways need none."""
+    services = compose()["services"]
+    ingester = resolved(services["ingester"]["environment"])
+    assert ingester["NODE_ENV"] == "production"
+    token = services["ingester"]["environment"]["OBSERVER_TOKEN"]
+    assert token.startswith("${OBSERVER_TOKEN:-")  # settable from the shell, like JWT_SECRET
+    assert services["devnet"]["environment"]["OBSERVER_TOKEN"] == token
+    for gateway in ("gateway-a", "gateway-b"):
+        assert "OBSERVER_TOKEN" not in services[gateway]["environment"]
+    IngesterSettings.from_env(ingester)  # starts
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
+        IngesterSettings.from_env({k: v for k, v in ingester.items() if k != "OBSERVER_TOKEN"})

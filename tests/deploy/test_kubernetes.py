@@ -4,6 +4,7 @@ autoscaling, disruption budget, secrets, scraping)."""
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from adstack_config import ConfigError
+from adstack_gateway.core import origin_allowed
+from adstack_gateway.settings import GatewaySettings
+from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
 from tests.helpers.kustomize import render
 
@@ -187,6 +192,54 @@ def test_config_and_secret_are_wired_and_secrets_are_placeholders() -> None:
         container = pod_spec(find(docs, "Deployment", name))["containers"][0]
         refs = [next(iter(ref.values()))["name"] for ref in container["envFrom"]]
         assert refs == ["adstack-config", "adstack-secrets"]
+
+
+@pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
+def test_the_production_ingester_gets_its_observer_token_from_a_secret(path: Path) -> None:
+    """NODE_ENV=production makes the ingester refuse to start without OBSERVER_TOKEN: the
+    manifests give it one, from a Secret only the ingester pods read."""
+    docs = objects(path)
+    config = find(docs, "ConfigMap", "adstack-config")["data"]
+    assert config["NODE_ENV"] == "production"
+    assert "OBSERVER_TOKEN" not in config and "OBSERVER_TOKEN_REQUIRED" not in config
+    ingester = pod_spec(find(docs, "Deployment", "adstack-ingester"))["containers"][0]
+    [ref] = [e["valueFrom"]["secretKeyRef"] for e in ingester["env"]
+             if e["name"] == "OBSERVER_TOKEN"]
+    secret = find(docs, "Secret", ref["name"])
+    assert "CHANGE-ME" in secret["stringData"][ref["key"]]
+    gateway = pod_spec(find(docs, "Deployment", "adstack-gateway"))["containers"][0]
+    assert ref["name"] not in [next(iter(r.values()))["name"] for r in gateway["envFrom"]]
+    assert "OBSERVER_TOKEN" not in [e["name"] for e in gateway.get("env", [])]
+    # What the ingester process would read: it starts with the token, not without it.
+    shared = {**config, **find(docs, "Secret", "adstack-secrets")["stringData"]}
+    IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
+        IngesterSettings.from_env(shared)
+
+
+def test_gateways_trust_forwarded_addresses_from_the_cluster_network_only() -> None:
+    """Behind the ingress every client would otherwise share the ingress controller's
+    address (and MAX_CONNECTIONS_PER_IP); trusting everyone would let clients pick theirs."""
+    docs = objects()
+    gateway = pod_spec(find(docs, "Deployment", "adstack-gateway"))["containers"][0]
+    [raw] = [e["value"] for e in gateway["env"] if e["name"] == "FORWARDED_ALLOW_IPS"]
+    networks = [ipaddress.ip_network(part.strip()) for part in raw.split(",")]
+    assert networks and all(n.is_private for n in networks), raw
+    for public in ("8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"):
+        address = ipaddress.ip_address(public)
+        assert not any(address.version == n.version and address in n for n in networks)
+    assert ipaddress.ip_address("10.244.1.7") in networks[0]  # a typical pod address
+    config = find(docs, "ConfigMap", "adstack-config")["data"]
+    assert "FORWARDED_ALLOW_IPS" not in config  # the gateways', not the ingester's
+
+
+def test_allowed_origins_are_a_placeholder_not_everyone() -> None:
+    config = find(objects(), "ConfigMap", "adstack-config")["data"]
+    settings = GatewaySettings.from_env({**config, "JWT_SECRET": "s" * 32})
+    assert settings.allowed_origins == ("https://app.example.com",)  # operators edit it
+    assert origin_allowed("https://app.example.com", settings.allowed_origins)
+    assert not origin_allowed("https://evil.example", settings.allowed_origins)
+    assert origin_allowed(None, settings.allowed_origins)  # non-browser clients send none
 
 
 def test_prometheus_k8s_config_scrapes_headless_services_that_exist() -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from adstack_config import ConfigError
+from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
 
 pytestmark = pytest.mark.deploy
@@ -70,9 +72,25 @@ def test_restart_policy_memory_limit_user_and_environment(name: str) -> None:
 def test_gateway_template_takes_its_port_from_the_instance_and_outlasts_the_drain() -> None:
     service = unit("adstack-gateway@.service")["Service"]
     assert service["Environment"] == "PORT=%i"
-    env = dict(line.split("=", 1) for line in (SYSTEMD / "adstack.env.example").read_text()
-               .splitlines() if line and not line.startswith("#"))
+    env = example_env()
     assert seconds(service["TimeoutStopSec"]) > int(env.get("DRAIN_SECONDS", "10"))
+
+
+def example_env() -> dict[str, str]:
+    lines = (SYSTEMD / "adstack.env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_the_example_environment_gives_the_production_ingester_its_token() -> None:
+    """adstack.env (shared by the ingester and the devnet) sets NODE_ENV=production, so the
+    ingester needs OBSERVER_TOKEN; the example sets a placeholder to replace."""
+    env = example_env()
+    assert env["NODE_ENV"] == "production"
+    assert "CHANGE-ME" in env["OBSERVER_TOKEN"]
+    assert "OBSERVER_TOKEN_REQUIRED" not in env
+    IngesterSettings.from_env(env)  # starts
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
+        IngesterSettings.from_env({k: v for k, v in env.items() if k != "OBSERVER_TOKEN"})
 
 
 def test_target_starts_the_ingester_and_two_gateways() -> None:

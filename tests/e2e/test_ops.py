@@ -138,7 +138,7 @@ def test_status_never_shows_secrets(redis_url: str, log_dir: Path) -> None:
         body = ingester_status.json()
         assert body["dependencies"]["redis"]["state"] == "up"
         assert body["dependencies"]["redis"]["url"].startswith("redis://default:***@")
-        assert body["auth"] == {"observerToken": "set"}
+        assert body["auth"] == {"observerToken": "set", "observerTokenRequired": False}
         assert SIGNERS_VOTING in body["contracts"]["configured"]
         body = gateway_status.json()
         assert body["auth"]["jwtSecret"] == "set"

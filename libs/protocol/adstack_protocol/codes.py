@@ -53,7 +53,8 @@ class CloseCode(IntEnum):
     SHUTDOWN = 4000
     """The gateway is shutting down (drain); reconnect, another replica will take you."""
     SLOW = 4001
-    """The client fell too far behind (outbound queue overflow); reconnect and recover."""
+    """The client fell too far behind: more than ``OUTBOX_MAX_BYTES`` unsent (the socket's
+    write buffer, or the outbound queue of a queued connection); reconnect and recover."""
     NO_PONG = 4002
     """Reserved: no pong within the keepalive timeout (the server's WebSocket keepalive
     closes with 1011 today)."""
@@ -95,3 +96,12 @@ class IngestErrorCode(StrEnum):
     """503: this replica is a standby; the sender retries (or goes to the leader)."""
     SOURCE_DISABLED = "SOURCE_DISABLED"
     """404: the endpoint's source is not enabled in ``STACKS_SOURCES``."""
+
+
+class HttpErrorCode(StrEnum):
+    """Codes in HTTP error bodies ``{"error": {"code", "message"}}`` that the HTTP server of
+    either service writes itself, before the app has answered (``adstack_runtime``)."""
+
+    BODY_TIMEOUT = "BODY_TIMEOUT"
+    """408: the request body was not complete within ``BODY_TIMEOUT`` seconds of its head;
+    the connection is closed."""

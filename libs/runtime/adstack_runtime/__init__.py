@@ -7,6 +7,7 @@ from adstack_runtime.context import (
     log_fields,
     reset_log_context,
 )
+from adstack_runtime.headtimeout import body_timed_out
 from adstack_runtime.logs import (
     JsonFormatter,
     QuerySecretFilter,
@@ -21,6 +22,7 @@ __all__ = [
     "QuerySecretFilter",
     "ReadableFormatter",
     "bind_log_context",
+    "body_timed_out",
     "log_context",
     "log_fields",
     "reset_log_context",

@@ -1,5 +1,5 @@
 """Run an ASGI app on uvicorn with our defaults (no per-message deflate, sans-I/O websockets,
-a deadline on request heads).
+deadlines on request heads and bodies).
 
 :func:`serve_app` runs one process; :func:`serve_workers` runs N worker processes that
 share one listening socket (uvicorn's multiprocess supervisor), each building its own app
@@ -16,7 +16,12 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from adstack_runtime.headtimeout import HEAD_TIMEOUT_ENV, head_timeout_protocol
+from adstack_runtime.headtimeout import (
+    BODY_TIMEOUT_ENV,
+    DEFAULT_BODY_TIMEOUT,
+    HEAD_TIMEOUT_ENV,
+    head_timeout_protocol,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +33,23 @@ def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
                   ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
                   ws_ping_timeout: float | None = 20.0,
                   timeout_graceful_shutdown: int | None = None,
-                  head_timeout: float = 10.0, ws: Any = "websockets-sansio",
-                  loop: str = "auto", **extra: Any) -> uvicorn.Config:
+                  head_timeout: float = 10.0, body_timeout: float = DEFAULT_BODY_TIMEOUT,
+                  ws: Any = "websockets-sansio", loop: str = "auto",
+                  **extra: Any) -> uvicorn.Config:
     """The uvicorn configuration both services run with.
 
-    ``head_timeout``: seconds a connection has to send a complete request head (see
+    ``head_timeout``: seconds a connection has to send a complete request head;
+    ``body_timeout``: seconds a request has, after its head, to send its whole body (see
     :mod:`adstack_runtime.headtimeout`). ``ws`` is uvicorn's WebSocket implementation: a
     name, or a protocol class (the gateway passes its own subclass of the websockets-sansio
     protocol); ``loop``: ``auto``, ``asyncio`` or ``uvloop``.
     """
-    http: Any = head_timeout_protocol(head_timeout)
+    http: Any = head_timeout_protocol(head_timeout, body_timeout)
     if extra.get("workers"):
         # Spawned workers unpickle the config: give them the class by import string and
-        # the deadline through the environment they inherit.
+        # the deadlines through the environment they inherit.
         os.environ[HEAD_TIMEOUT_ENV] = str(head_timeout)
+        os.environ[BODY_TIMEOUT_ENV] = str(body_timeout)
         http = "adstack_runtime.headtimeout:HeadTimeoutProtocol"
     return uvicorn.Config(
         app,
@@ -67,14 +75,15 @@ def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
               ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
               ws_ping_timeout: float | None = 20.0,
               timeout_graceful_shutdown: int | None = None,
-              head_timeout: float = 10.0, ws: Any = "websockets-sansio",
-              loop: str = "auto") -> None:
+              head_timeout: float = 10.0, body_timeout: float = DEFAULT_BODY_TIMEOUT,
+              ws: Any = "websockets-sansio", loop: str = "auto") -> None:
     """Serve ``app`` until SIGINT/SIGTERM. Blocks (``ws``, ``loop``: see server_config)."""
     config = server_config(app, host=host, port=port, log_level=log_level,
                            ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
                            ws_ping_timeout=ws_ping_timeout,
                            timeout_graceful_shutdown=timeout_graceful_shutdown,
-                           head_timeout=head_timeout, ws=ws, loop=loop)
+                           head_timeout=head_timeout, body_timeout=body_timeout, ws=ws,
+                           loop=loop)
     uvicorn.Server(config).run()
 
 
@@ -126,8 +135,9 @@ def serve_workers(factory: str, workers: int, *, host: str, port: int,
                   log_level: str = "info", ws_max_size: int = 64 * 1024,
                   ws_ping_interval: float | None = 20.0, ws_ping_timeout: float | None = 20.0,
                   timeout_graceful_shutdown: int | None = None,
-                  head_timeout: float = 10.0, ws: Any = "websockets-sansio",
-                  loop: str = "auto", on_workers: WorkersChanged | None = None) -> None:
+                  head_timeout: float = 10.0, body_timeout: float = DEFAULT_BODY_TIMEOUT,
+                  ws: Any = "websockets-sansio", loop: str = "auto",
+                  on_workers: WorkersChanged | None = None) -> None:
     """Serve ``workers`` processes on one socket until SIGINT/SIGTERM. Blocks.
 
     ``factory`` is an import string (``package.module:function``) that each worker calls,
@@ -139,8 +149,8 @@ def serve_workers(factory: str, workers: int, *, host: str, port: int,
                            ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
                            ws_ping_timeout=ws_ping_timeout,
                            timeout_graceful_shutdown=timeout_graceful_shutdown,
-                           head_timeout=head_timeout, ws=ws, loop=loop, factory=True,
-                           workers=workers)
+                           head_timeout=head_timeout, body_timeout=body_timeout, ws=ws,
+                           loop=loop, factory=True, workers=workers)
     sock = config.bind_socket()
     try:
         _Supervisor(config, [sock], on_workers).run()

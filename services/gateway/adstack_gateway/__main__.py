@@ -38,6 +38,8 @@ environment:
   MAX_CONNECTIONS_PER_IP        connections per client IP, both transports (default 100, 0 = off)
   HANDSHAKE_TIMEOUT             seconds a connection has to send its HTTP request head, and a
                                 Socket.IO client to join after opening (default 10)
+  BODY_TIMEOUT                  seconds an HTTP request has for its whole body after its head
+                                (default 30; then 408 and the connection is closed)
   RATE_LIMIT_PER_SECOND         commands per second per connection (default 20, 0 = off)
   RATE_LIMIT_BURST              commands a connection may send at once (default 40)
   RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)
@@ -45,7 +47,8 @@ environment:
   STACKS_API_URL                Stacks API (Hiro) base URL for history backfill (default off)
   STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
   MAX_FRAME_BYTES               largest client frame (default 65536)
-  OUTBOX_MAX_BYTES              per-connection outbound queue before a slow close (default 1 MiB)
+  OUTBOX_MAX_BYTES              bytes unsent to one client (socket write buffer, or outbound
+                                queue when queued) before a slow close 4001 (default 1 MiB)
   WS_DIRECT_WRITE               /ws: write relayed frames straight to the socket (default true)
   EVENT_LOOP                    auto (uvloop when installed), asyncio or uvloop (default auto)
   WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
               ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
               # Slowloris and half-open connections: the request head must arrive in time.
               head_timeout=settings.handshake_timeout,
+              # A body trickled after its head (Socket.IO polling POSTs): 408 at the deadline.
+              body_timeout=settings.body_timeout,
               # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
               timeout_graceful_shutdown=1,
               # websockets-sansio, lighter per connection, with direct frame writes.
@@ -144,7 +149,8 @@ def run_workers(settings: GatewaySettings) -> None:
                       log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
                       ws_ping_interval=settings.ping_interval,
                       ws_ping_timeout=settings.ping_timeout, timeout_graceful_shutdown=1,
-                      head_timeout=settings.handshake_timeout, ws=GatewayWebSocketProtocol,
+                      head_timeout=settings.handshake_timeout,
+                      body_timeout=settings.body_timeout, ws=GatewayWebSocketProtocol,
                       loop=settings.event_loop, on_workers=workers_changed)
     finally:
         if created:

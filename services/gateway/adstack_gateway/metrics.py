@@ -72,7 +72,8 @@ RELAY_LATENCY = Histogram("adstack_relay_latency_seconds",
                           "Seconds from the ingester's publish to the frame written to the "
                           "client.", buckets=RELAY_LATENCY_BUCKETS)
 OUTBOX_OVERFLOWS = Counter("adstack_outbox_overflows",
-                           "Outbound queue overflows: clients closed as too slow (4001).")
+                           "Clients closed as too slow (4001): more than OUTBOX_MAX_BYTES "
+                           "unsent in the socket's write buffer or the outbound queue.")
 AUTH_FAILURES = Counter("adstack_auth_failures", "Refused handshakes and refreshes, by reason.",
                         ["reason"])
 RATE_LIMIT_HITS = Counter("adstack_rate_limit_hits", "Requests refused by a limit, by limit.",
@@ -164,7 +165,7 @@ def observe_relay_since(published_at_ms: int, now: float) -> None:
 
 
 def record_outbox_overflow() -> None:
-    """A client's outbound queue overflowed (it is closed with 4001 SLOW)."""
+    """A client had more than ``OUTBOX_MAX_BYTES`` unsent (it is closed with 4001 SLOW)."""
     OUTBOX_OVERFLOWS.inc()
 
 

@@ -43,6 +43,9 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     max_connections_per_ip: int | None = 100
     handshake_timeout: float = 10.0
     """Seconds a Socket.IO client gets to join the namespace after opening Engine.IO."""
+    body_timeout: float = 30.0
+    """Seconds an HTTP request (a Socket.IO polling POST) has, once its head is in, to send
+    its whole body (408 after)."""
     # History backfill from a Stacks API (Hiro REST)
     stacks_api_url: str | None = None
     stacks_api_timeout: float = 5.0
@@ -114,6 +117,7 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             rate_limit_close_after=env.int("RATE_LIMIT_CLOSE_AFTER", 20, minimum=1),
             max_connections_per_ip=env.int("MAX_CONNECTIONS_PER_IP", 100, minimum=0) or None,
             handshake_timeout=env.float("HANDSHAKE_TIMEOUT", 10.0, minimum=0.1),
+            body_timeout=env.float("BODY_TIMEOUT", 30.0, minimum=0.1),
             stacks_api_url=(env.opt_str("STACKS_API_URL") or "").rstrip("/") or None,
             stacks_api_timeout=env.float("STACKS_API_TIMEOUT", 5.0, minimum=0.1),
             drain_seconds=env.float("DRAIN_SECONDS", 10.0, minimum=0),

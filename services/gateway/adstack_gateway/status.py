@@ -76,6 +76,7 @@ def gateway_status(settings: GatewaySettings, *, version: str, pid: int, started
             "eventHistoryLimit": settings.history_limit,
             "maxFrameBytes": settings.max_frame_bytes,
             "outboxMaxBytes": settings.outbox_max_bytes,
+            "bodyTimeoutSeconds": settings.body_timeout,
             "wsPingIntervalSeconds": settings.ping_interval,
             "wsPingTimeoutSeconds": settings.ping_timeout,
         },

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
 from adstack_config import ConfigError
 from adstack_ingester.settings import IngesterSettings
 from adstack_runtime import serve_app, setup_logging
+
+log = logging.getLogger("adstack_ingester")
 
 ENV_HELP = """\
 environment:
@@ -22,7 +25,10 @@ environment:
   REDIS_TTL            history TTL in seconds (default 3600)
   DEDUP_TTL            how long an event id is remembered for dedup (default 259200)
   OBSERVER_TOKEN       if set, POSTs must carry "Authorization: Bearer <token>"
+  OBSERVER_TOKEN_REQUIRED  refuse to start without OBSERVER_TOKEN (default: true with
+                       NODE_ENV=production; false there only if the node alone reaches the port)
   OBSERVER_MAX_BODY_BYTES  body size cap (default 67108864)
+  BODY_TIMEOUT         seconds for a whole request body after its head (default 30; 408)
   STACKS_SOURCES       observer,hiro,chainhook: one or several (default observer)
   STACKS_API_URL, STACKS_WS_URL, HIRO_API_KEY, HIRO_BACKFILL_MAX_BLOCKS  the hiro source
   CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry
@@ -58,10 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"adstack-ingester: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     setup_logging("ingester", level=settings.log_level, json_lines=settings.log_json)
+    if settings.production and not settings.observer_token and "observer" in settings.sources:
+        log.warning("OBSERVER_TOKEN_REQUIRED=false: observer POSTs are not authenticated; "
+                    "only the stacks-node may be able to reach port %d", settings.port)
     from adstack_ingester.app import create_app
 
     serve_app(create_app(settings), host=settings.host, port=settings.port,
-              log_level=settings.log_level)
+              log_level=settings.log_level, body_timeout=settings.body_timeout)
 
 
 if __name__ == "__main__":

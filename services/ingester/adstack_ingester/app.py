@@ -51,8 +51,9 @@ from adstack_ingester.pipeline import (
 )
 from adstack_ingester.processor import BlockProcessor, Outcome
 from adstack_ingester.settings import IngesterSettings
+from adstack_protocol.codes import HttpErrorCode
 from adstack_protocol.codes import IngestErrorCode as Code
-from adstack_runtime import bind_log_context
+from adstack_runtime import bind_log_context, body_timed_out
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ IGNORED_PATHS = (
 
 _frame_encoder = msgspec.json.Encoder()
 _PENDING_MAX = 10_000
-_OUTCOMES = {400: "bad_request", 413: "too_large"}
+_OUTCOMES = {400: "bad_request", 408: "timeout", 413: "too_large"}
 """HTTP status of a :class:`BadRequest` → its ``adstack_ingest_requests_total`` outcome."""
 
 
@@ -391,6 +392,12 @@ def create_app(settings: IngesterSettings) -> Starlette:
                     raise BadRequest(413, Code.PAYLOAD_TOO_LARGE, f"body exceeds {limit} bytes")
                 chunks.append(chunk)
         except ClientDisconnect:
+            if body_timed_out(request.scope):
+                # The server already answered 408 and closed the connection (BODY_TIMEOUT):
+                # this is only for the log and the metrics.
+                raise BadRequest(408, HttpErrorCode.BODY_TIMEOUT,
+                                 f"the body was not complete within {settings.body_timeout:g}s"
+                                 f" ({size} bytes arrived)") from None
             # The sender left mid-body (it will re-send): nothing to process, no traceback.
             raise BadRequest(400, Code.INVALID_PAYLOAD,
                              f"the sender disconnected after {size} bytes of the body") from None

@@ -18,9 +18,9 @@ INGEST_LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 30
 """Block time → published, 0.1 s … 10 min (block times have one-second resolution)."""
 
 REQUEST_OUTCOMES = ("ok", "bad_request", "unauthorized", "too_large", "unavailable",
-                    "not_leader")
+                    "not_leader", "timeout")
 """Observer POST results: 200, 400, 401, 413, 503 (Redis down), 503 (this replica is a
-standby)."""
+standby), 408 (the body was not complete within ``BODY_TIMEOUT``)."""
 
 event_type_label = BoundedLabel(100)
 source_label = BoundedLabel(8, preset=("observer", "hiro", "chainhook"))

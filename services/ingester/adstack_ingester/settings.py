@@ -49,7 +49,12 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     contracts: tuple[str, ...] = ("*",)
     sources: tuple[str, ...] = ("observer",)
     observer_token: str | None = None
+    observer_token_required: bool = False
+    """Refuse to start without ``observer_token`` (default: in production). ``False`` in
+    production is the operator's explicit opt-out for a port only the node can reach."""
     max_body_bytes: int = 64 * 1024 * 1024
+    body_timeout: float = 30.0
+    """Seconds a request has, once its head is in, to send its whole body (408 after)."""
     type_overrides: tuple[str, ...] = ()
     stacks_api_url: str = ""
     stacks_ws_url: str = ""
@@ -69,6 +74,10 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     def all_contracts(self) -> bool:
         return "*" in self.contracts
 
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngesterSettings:
         env = Env(environ)
@@ -81,6 +90,17 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             if source not in SOURCES:
                 env.problem(f"STACKS_SOURCES: unknown source {source!r} "
                             f"(choose from {', '.join(SOURCES)})")
+        observer_token = env.opt_str("OBSERVER_TOKEN")
+        token_required = env.bool("OBSERVER_TOKEN_REQUIRED", environment == "production")
+        if token_required and "observer" in sources and not observer_token:
+            why = ("NODE_ENV is production" if environment == "production"
+                   else "OBSERVER_TOKEN_REQUIRED=true")
+            env.problem(
+                f"OBSERVER_TOKEN is not set and {why}: without it anyone who reaches the "
+                "ingester port can publish events. Set OBSERVER_TOKEN (the node's requests "
+                "must carry 'Authorization: Bearer <token>'), or set "
+                "OBSERVER_TOKEN_REQUIRED=false if only the stacks-node can reach this port "
+                "(a private network)")
         api_url = env.str("STACKS_API_URL", "").rstrip("/")
         contracts = tuple(dict.fromkeys((*listed, *seeds)))
         if "hiro" in sources:
@@ -100,8 +120,10 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             dedup_ttl=env.int("DEDUP_TTL", 3 * 86400, minimum=60),
             contracts=contracts,
             sources=sources,
-            observer_token=env.opt_str("OBSERVER_TOKEN"),
+            observer_token=observer_token,
+            observer_token_required=token_required,
             max_body_bytes=env.int("OBSERVER_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024),
+            body_timeout=env.float("BODY_TIMEOUT", 30.0, minimum=0.1),
             type_overrides=env.list("EVENT_TYPE_OVERRIDES", ()),
             stacks_api_url=api_url,
             stacks_ws_url=env.str("STACKS_WS_URL", "") or (

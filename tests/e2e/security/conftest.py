@@ -24,6 +24,7 @@ from tests.helpers.hostile import HOSTILE
 
 ALLOWED_ORIGIN = "https://app.adstack.io"
 HANDSHAKE_TIMEOUT = 1.0
+BODY_TIMEOUT = 2.0
 MAX_CONNECTIONS_PER_IP = 3
 
 _ips = (f"10.66.{n // 250}.{n % 250 + 1}" for n in itertools.count())
@@ -46,7 +47,8 @@ def guarded(redis_url: str, log_root: Path) -> Iterator[services.Service]:
     """A gateway with tight limits, shared by a module's tests."""
     gateway = services.gateway(
         redis_url, log_root, HANDSHAKE_TIMEOUT=str(HANDSHAKE_TIMEOUT),
-        MAX_CONNECTIONS_PER_IP=str(MAX_CONNECTIONS_PER_IP), ALLOWED_ORIGINS=ALLOWED_ORIGIN,
+        BODY_TIMEOUT=str(BODY_TIMEOUT), MAX_CONNECTIONS_PER_IP=str(MAX_CONNECTIONS_PER_IP),
+        ALLOWED_ORIGINS=ALLOWED_ORIGIN,
         **FAST_KEEPALIVE).start()
     try:
         yield gateway

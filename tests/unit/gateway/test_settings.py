@@ -50,3 +50,11 @@ def test_workers_from_env(env: dict[str, str], workers: int) -> None:
 def test_bad_worker_counts_are_refused(raw: str) -> None:
     with pytest.raises(ConfigError, match="GATEWAY_WORKERS"):
         GatewaySettings.from_env({"JWT_SECRET": "s" * 32, "GATEWAY_WORKERS": raw})
+
+
+def test_body_timeout_from_env() -> None:
+    assert GatewaySettings.from_env({"JWT_SECRET": "s" * 32}).body_timeout == 30.0
+    assert GatewaySettings.from_env({"JWT_SECRET": "s" * 32,
+                                     "BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
+    with pytest.raises(ConfigError, match="BODY_TIMEOUT"):
+        GatewaySettings.from_env({"JWT_SECRET": "s" * 32, "BODY_TIMEOUT": "0"})

@@ -29,10 +29,11 @@ def test_status_reports_contracts_limits_and_dependencies() -> None:
                            memory={"rss": 1}, multiprocess=True)
     assert body["contracts"] == {"all": False, "configured": [CONTRACT]}
     assert body["limits"]["eventHistoryLimit"] == 250
+    assert body["limits"]["bodyTimeoutSeconds"] == 30.0
     assert body["dependencies"]["redis"] == {"url": "redis://default:***@10.0.0.5:6379/0",
                                              "state": "down"}
     assert body["dependencies"]["stacks"]["lastBlock"]["height"] == 16
-    assert body["auth"] == {"observerToken": "set"}
+    assert body["auth"] == {"observerToken": "set", "observerTokenRequired": False}
     assert body["uptime"] == 60.0 and body["metrics"] == {"multiprocess": True}
     text = json.dumps(body)
     assert TOKEN not in text and REDIS_PASSWORD not in text
@@ -53,6 +54,6 @@ def test_unset_token_and_all_contracts() -> None:
     assert secrets_of(cfg) == []
     body = ingester_status(cfg, version="1.0", pid=7, started=0.0, now=1.0, redis_up=True,
                            leader=True, last_block=None, memory={}, multiprocess=False)
-    assert body["auth"] == {"observerToken": "unset"}
+    assert body["auth"] == {"observerToken": "unset", "observerTokenRequired": False}
     assert body["contracts"]["all"] is True
     assert body["leader"] is True

@@ -1,0 +1,51 @@
+"""Ingester settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from adstack_config import ConfigError
+from adstack_ingester.settings import IngesterSettings
+
+
+def test_body_timeout_from_env() -> None:
+    assert IngesterSettings.from_env({}).body_timeout == 30.0
+    assert IngesterSettings.from_env({"BODY_TIMEOUT": "4"}).body_timeout == 4.0
+    for raw in ("0", "-1", "soon"):
+        with pytest.raises(ConfigError, match="BODY_TIMEOUT"):
+            IngesterSettings.from_env({"BODY_TIMEOUT": raw})
+
+
+@pytest.mark.parametrize("env", [{"NODE_ENV": "production"}, {"ENV": "production"},
+                                 {"NODE_ENV": "development", "OBSERVER_TOKEN_REQUIRED": "true"}])
+def test_an_observer_without_a_token_is_refused_where_required(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN is not set") as raised:
+        IngesterSettings.from_env(env)
+    assert "OBSERVER_TOKEN_REQUIRED=false" in str(raised.value)  # the way out is named
+
+
+def test_production_with_a_token_starts_and_requires_it() -> None:
+    settings = IngesterSettings.from_env({"NODE_ENV": "production", "OBSERVER_TOKEN": "t" * 32})
+    assert settings.production and settings.observer_token_required
+    assert settings.observer_token == "t" * 32
+
+
+def test_production_opt_out_for_a_private_network() -> None:
+    settings = IngesterSettings.from_env({"NODE_ENV": "production",
+                                          "OBSERVER_TOKEN_REQUIRED": "false"})
+    assert settings.production and not settings.observer_token_required
+    assert settings.observer_token is None
+
+
+def test_development_needs_no_token() -> None:
+    settings = IngesterSettings.from_env({"NODE_ENV": "development"})
+    assert not settings.production and not settings.observer_token_required
+    assert not IngesterSettings.from_env({}).observer_token_required  # the default
+
+
+def test_no_token_is_needed_without_the_observer_source() -> None:
+    settings = IngesterSettings.from_env({
+        "NODE_ENV": "production", "STACKS_SOURCES": "hiro",
+        "STACKS_API_URL": "https://api.example",
+        "STACKS_CONTRACTS": "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"})
+    assert settings.sources == ("hiro",)
