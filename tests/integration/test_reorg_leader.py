@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
@@ -13,10 +13,10 @@ import redis.asyncio as aioredis
 from adstack_bus import ChainStore, Lease, NotLeader, Publisher, Store, create_redis, keys
 from adstack_devnet import DEFAULT_CONTRACTS
 from adstack_devnet.chain import Block, Chain
-from adstack_events import EventReverted
+from adstack_events import EventReverted, TransactionFeed
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import new_block_decoder
-from adstack_ingester.pipeline import block_record, contract_filter
+from adstack_ingester.pipeline import block_record, block_txs, contract_filter
 from adstack_ingester.processor import BlockProcessor
 
 ALL = contract_filter(("*",))
@@ -150,3 +150,49 @@ async def test_feeds_are_published_once_per_new_canonical_block(
     assert got[1]["data"]["contractId"] == CAMPAIGN
     assert got[1]["data"]["sender"].startswith("ST")
     assert got[1]["data"]["status"] == "success" and got[1]["data"]["blockHeight"] == 1
+
+
+async def test_a_deferred_transaction_feed_reaches_the_record_on_every_path(
+        redis: aioredis.Redis, clean_redis: str) -> None:
+    """process(txs=…) as the observer source calls it: the feed is made during the publish
+    round trip for a block that extends the chain, and before planning for a side block,
+    whose stored record must carry it to be published when its branch wins."""
+    sub = create_redis(clean_redis)
+    pubsub = sub.pubsub()
+    await pubsub.subscribe(keys.TRANSACTION_CHANNEL)
+    chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=10, events_per_block=2)
+    processor = BlockProcessor(Publisher(redis), ChainStore(redis))
+    calls: list[str] = []
+
+    def deferred(block: Block) -> tuple[BlockRecord, Callable[[], list[TransactionFeed]]]:
+        decoded = new_block_decoder.decode(json.dumps(block.payload).encode())
+        bare = block_record(decoded, ALL, with_txs=False)
+        assert bare.txs == [] and bare.events
+
+        def txs() -> list[TransactionFeed]:
+            calls.append(bare.index_block_hash)
+            return block_txs(decoded, ALL)
+        return bare, txs
+
+    for _ in range(3):
+        bare, txs = deferred(chain.next_block())
+        await processor.process(bare, reorg_to=False, txs=txs)
+    _orphaned, branch = chain.fork(1)
+    side, side_txs = deferred(branch[0])
+    held = await processor.process(side, reorg_to=False, txs=side_txs)
+    assert held.held and held.published == 0
+    winner, winner_txs = deferred(branch[1])
+    won = await processor.process(winner, reorg_to=False, txs=winner_txs)
+    assert won.reorg
+    assert len(calls) == 5, "each block's feed is made exactly once"
+    txids: list[str] = []
+    for _ in range(80):
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+        if message is not None:
+            txids.append(json.loads(message["data"])["data"]["txId"])
+    await pubsub.aclose()
+    await sub.aclose()
+    # 3 canonical blocks, then the side block and its child once the branch won: 2 each.
+    assert len(txids) == 10 and len(set(txids)) == 10
+    assert {t.txId for t in block_txs(new_block_decoder.decode(
+        json.dumps(branch[0].payload).encode()), ALL)} <= set(txids)

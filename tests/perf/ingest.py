@@ -34,7 +34,7 @@ def build_payloads(events: int, per_block: int, seed: int) -> list[bytes]:
 
 async def run(events: int, per_block: int, seed: int) -> dict[str, float]:
     from adstack_ingester.payloads import new_block_decoder
-    from adstack_ingester.pipeline import block_record, contract_filter
+    from adstack_ingester.pipeline import block_record, block_txs, contract_filter
     from adstack_ingester.processor import BlockProcessor
 
     payloads = build_payloads(events, per_block, seed)
@@ -49,8 +49,10 @@ async def run(events: int, per_block: int, seed: int) -> dict[str, float]:
         cpu_started = time.process_time()
         for body in payloads:
             block = new_block_decoder.decode(body)
-            record = block_record(block, allow, now_ms=int(time.time() * 1000))
-            outcome = await processor.process(record, reorg_to=block.nakamoto)
+            record = block_record(block, allow, now_ms=int(time.time() * 1000),
+                                  with_txs=False)
+            outcome = await processor.process(record, reorg_to=block.nakamoto,
+                                              txs=lambda b=block: block_txs(b, allow))
             published += outcome.published
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started

@@ -202,7 +202,7 @@ class Bench:
     def ingest(self) -> None:
         """The ingester alone, fed over HTTP as fast as it answers."""
         args, log_dir, report, log = self.args, self.log_dir, self.report, self.log
-        blocks = 6 if args.quick else 60
+        blocks = 6 if args.quick else 150
         events, seconds, cpu = ingest_throughput(log_dir / "ingest", blocks=blocks)
         report.ingest = (events, seconds, cpu)
         log(f"ingester: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s "

@@ -408,8 +408,11 @@ confirmed by an 8-s step.
 ## Ingester
 
 {events:,} print events in blocks of 200, posted one block after another over HTTP to the
-real ingester process (as a stacks-node does): **{events / seconds if seconds else 0:,.0f}
-events/s** decoded and published, {cpu / seconds if seconds else 0:.0%} of a core.
+real ingester process (as a stacks-node does, waiting for each answer; one keep-alive
+connection, requests built beforehand): **{events / seconds if seconds else 0:,.0f}
+events/s** decoded and published, {cpu / seconds if seconds else 0:.0%} of a core. Each
+block is decoded (JSON, Clarity values, raw transactions), published (one pipelined round
+trip of per-contract scripts) and recorded (one chain script) before the answer.
 
 ## Memory
 

@@ -31,7 +31,8 @@ environment:
   BODY_TIMEOUT         seconds for a whole request body after its head (default 30; 408)
   STACKS_SOURCES       observer,hiro,chainhook: one or several (default observer)
   STACKS_API_URL, STACKS_WS_URL, HIRO_API_KEY, HIRO_BACKFILL_MAX_BLOCKS  the hiro source
-  CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry
+  CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry (required with
+                       the chainhook source in production)
   EVENT_TYPE_OVERRIDES <contract|*>:<type>=<new type>, comma-separated
   REORG_WINDOW         recent blocks kept for reorgs (default 256)
   LEADER_LEASE_MS      leader lease (default 2000); INGESTER_ID this replica's id

@@ -46,6 +46,7 @@ from adstack_ingester.pipeline import (
     DecodeFailure,
     TypeNames,
     block_record,
+    block_txs,
     contract_filter,
     transaction_feed_from_hex,
 )
@@ -196,10 +197,13 @@ class Ingester:
         bind_log_context(block=block.index_block_hash, height=block.block_height)
         failures: list[DecodeFailure] = []
         record = block_record(block, self.allow, now_ms=int(time.time() * 1000),
-                              failures=failures, type_names=self.type_names)
-        self._failures(failures)
-        outcome: Outcome = await self.guarded(
-            lambda: self.processor.process(record, reorg_to=block.nakamoto))
+                              failures=failures, type_names=self.type_names, with_txs=False)
+        try:
+            outcome: Outcome = await self.guarded(lambda: self.processor.process(
+                record, reorg_to=block.nakamoto,
+                txs=lambda: block_txs(block, self.allow, failures=failures)))
+        finally:
+            self._failures(failures)
         self.blocks_received += 1
         self._count(outcome)
         self.last_block = {"height": block.block_height, "indexBlockHash": block.index_block_hash}

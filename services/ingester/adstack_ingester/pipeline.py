@@ -212,13 +212,13 @@ def block_record(
     now_ms: int = 0,
     failures: list[DecodeFailure] | None = None,
     type_names: TypeNames = NO_OVERRIDES,
+    with_txs: bool = True,
 ) -> BlockRecord:
-    """Everything we publish for an observer ``/new_block``."""
+    """Everything we publish for an observer ``/new_block``; without the ``transaction``
+    feed if ``with_txs`` is false (:func:`block_txs` makes it later)."""
     events = extract_events(block, allow, now_ms=now_ms, failures=failures,
                             type_names=type_names)
-    txs = [feed for tx in sorted(block.transactions, key=lambda t: t.tx_index)
-           if (feed := transaction_feed(tx, allow, block.block_height,
-                                        failures=failures)) is not None]
+    txs = block_txs(block, allow, failures=failures) if with_txs else []
     return BlockRecord(
         index_block_hash=block.index_block_hash,
         block_hash=block.block_hash,
@@ -231,6 +231,14 @@ def block_record(
         txs=txs,
         source="observer",
     )
+
+
+def block_txs(block: NewBlock, allow: ContractFilter, *,
+              failures: list[DecodeFailure] | None = None) -> list[TransactionFeed]:
+    """The block's ``transaction`` feed messages, in ``tx_index`` order."""
+    return [feed for tx in sorted(block.transactions, key=lambda t: t.tx_index)
+            if (feed := transaction_feed(tx, allow, block.block_height,
+                                         failures=failures)) is not None]
 
 
 def record_feed(record: BlockRecord) -> BlockFeed:

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import msgspec
 
 from adstack_bus import ChainStore, NotLeader, Publisher, keys
 from adstack_bus import Tip as StoredTip
+from adstack_events import TransactionFeed
 from adstack_ingester import metrics as m
 from adstack_ingester.chain import (
     BlockRecord,
@@ -86,8 +88,13 @@ class BlockProcessor:
     def tip(self) -> Tip | None:
         return self.state.tip if self.state is not None else None
 
-    async def process(self, block: BlockRecord, *, reorg_to: bool) -> Outcome:
+    async def process(self, block: BlockRecord, *, reorg_to: bool,
+                      txs: Callable[[], list[TransactionFeed]] | None = None) -> Outcome:
         """Publish one block from any source (see :mod:`adstack_ingester.chain`).
+
+        ``txs``, if given, makes the block's ``transaction`` feed (``block.txs`` is then
+        empty). Only the chain record needs it, so when the block simply extends the chain
+        it runs while the events' publish round trip is in flight.
 
         Raises:
             NotLeader / BusUnavailable: nothing is acknowledged; the source must retry.
@@ -97,7 +104,12 @@ class BlockProcessor:
         async with self.lock:
             state = await self.ensure_loaded()
             plan = state.plan(block, reorg_to=reorg_to)
-            return await self._execute(state, plan, source=block.source)
+            if txs is not None and not _extends(plan, block):
+                # Forks, reorgs and known blocks merge or store records: feed first.
+                block = msgspec.structs.replace(block, txs=txs())
+                plan = state.plan(block, reorg_to=reorg_to)
+                txs = None
+            return await self._execute(state, plan, source=block.source, txs=txs)
 
     async def rollback(self, block: BlockRecord) -> Outcome:
         """Withdraw a block a source says is no longer canonical (Chainhook ``rollback``)."""
@@ -106,8 +118,10 @@ class BlockProcessor:
             plan = state.plan_rollback(block)
             return await self._execute(state, plan, source=block.source)
 
-    async def _execute(self, state: ChainState, plan: Plan, *, source: str) -> Outcome:
-        """Carry out ``plan``; metrics count what reached Redis (``source``: what asked)."""
+    async def _execute(self, state: ChainState, plan: Plan, *, source: str,
+                       txs: Callable[[], list[TransactionFeed]] | None = None) -> Outcome:
+        """Carry out ``plan``; metrics count what reached Redis (``source``: what asked).
+        ``txs``: the feed of the plan's one block, made while the publish is in flight."""
         outcome = Outcome(held=plan.held, known=plan.known, reorg=plan.reorg)
         try:
             if plan.missing:
@@ -126,6 +140,8 @@ class BlockProcessor:
             publishing = asyncio.ensure_future(self._publish(plan, outcome))
             try:
                 await asyncio.sleep(0)  # let it send its pipeline first
+                if txs is not None:
+                    plan = _with_txs(plan, txs())
                 changes = state.commit(plan)
                 feeds = [] if plan.known or plan.held else self._feeds(plan.apply)
                 records = [(r.height, r.index_block_hash, encode_record(r))
@@ -179,6 +195,20 @@ class BlockProcessor:
                 frames.append((keys.TRANSACTION_CHANNEL, _frame_encoder.encode(
                     {"event": "transaction", "data": tx})))
         return frames
+
+
+def _extends(plan: Plan, block: BlockRecord) -> bool:
+    """The plan only appends ``block`` to the chain (no fork, reorg or known block)."""
+    return (not plan.known and not plan.held and not plan.reorg and len(plan.apply) == 1
+            and plan.apply[0] is block)
+
+
+def _with_txs(plan: Plan, txs: list[TransactionFeed]) -> Plan:
+    """``plan`` (see :func:`_extends`) with its block's ``transaction`` feed filled in."""
+    block = plan.apply[0]
+    full = msgspec.structs.replace(block, txs=txs)
+    return msgspec.structs.replace(plan, apply=[full],
+                                   store=[full if r is block else r for r in plan.store])
 
 
 def _stored(changes: ChainChanges) -> StoredTip | None:

@@ -101,6 +101,13 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
                 "must carry 'Authorization: Bearer <token>'), or set "
                 "OBSERVER_TOKEN_REQUIRED=false if only the stacks-node can reach this port "
                 "(a private network)")
+        chainhook_auth = env.opt_str("CHAINHOOK_AUTH_HEADER")
+        if environment == "production" and "chainhook" in sources and not chainhook_auth:
+            # Chainhook sends the predicate's authorization_header itself: no opt-out.
+            env.problem(
+                "STACKS_SOURCES includes chainhook but CHAINHOOK_AUTH_HEADER is not set and "
+                "NODE_ENV is production: without it anyone who reaches the ingester port "
+                "can publish events. Set it to the predicate's authorization_header")
         api_url = env.str("STACKS_API_URL", "").rstrip("/")
         contracts = tuple(dict.fromkeys((*listed, *seeds)))
         if "hiro" in sources:
@@ -130,7 +137,7 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
                 ws_url_from_api(api_url) if api_url else ""),
             hiro_api_key=env.opt_str("HIRO_API_KEY"),
             hiro_backfill_max=env.int("HIRO_BACKFILL_MAX_BLOCKS", 1000, minimum=1),
-            chainhook_auth_header=env.opt_str("CHAINHOOK_AUTH_HEADER"),
+            chainhook_auth_header=chainhook_auth,
             reorg_window=env.int("REORG_WINDOW", 256, minimum=8, maximum=100_000),
             lease_ttl_ms=env.int("LEADER_LEASE_MS", 2000, minimum=300, maximum=60_000),
             instance_id=env.str("INGESTER_ID", "") or f"{socket.gethostname()}:{os.getpid()}",

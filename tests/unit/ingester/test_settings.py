@@ -49,3 +49,15 @@ def test_no_token_is_needed_without_the_observer_source() -> None:
         "STACKS_API_URL": "https://api.example",
         "STACKS_CONTRACTS": "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"})
     assert settings.sources == ("hiro",)
+
+
+def test_production_chainhook_needs_its_authorization_header() -> None:
+    with pytest.raises(ConfigError, match="CHAINHOOK_AUTH_HEADER is not set"):
+        IngesterSettings.from_env({"NODE_ENV": "production", "STACKS_SOURCES": "chainhook"})
+    settings = IngesterSettings.from_env({"NODE_ENV": "production",
+                                          "STACKS_SOURCES": "chainhook",
+                                          "CHAINHOOK_AUTH_HEADER": "Bearer s3cret"})
+    assert settings.chainhook_auth_header == "Bearer s3cret"
+    # Development keeps accepting an unauthenticated Chainhook (local predicates).
+    assert IngesterSettings.from_env({"STACKS_SOURCES": "chainhook"}).chainhook_auth_header \
+        is None
