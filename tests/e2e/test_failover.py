@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -158,10 +159,22 @@ async def test_redis_stopped_mid_stream_answers_503_then_recovers(
             total = sum(len(line["prints"]) for line in _posted(log_file))  # type: ignore[arg-type]
             await client.wait_for("event", total, timeout=20)
             await asyncio.sleep(0.3)
-            got = [e["txId"] for e in client.of("event")]
+            events = client.of("event")
+            got = [e["txId"] for e in events]
             expected = [p["txId"] for line in _posted(log_file)
                         for p in line["prints"]]  # type: ignore[attr-defined]
-            assert len(got) == len(set(got)) and sorted(got) == sorted(expected)
+            assert len(expected) == len(set(expected))
+            assert sorted(set(got)) == sorted(expected), "nothing lost, nothing foreign"
+            # This Redis restarts empty, dedup markers included (docs/RELIABILITY.md). The
+            # one block in flight at the kill may have reached clients before its answer was
+            # lost; the node re-sends it and it is published again in the new epoch. Only
+            # that block may repeat, once, each copy in a different epoch.
+            copies = Counter(got)
+            repeated = [e for e in events if copies[e["txId"]] > 1]
+            assert max(copies.values()) <= 2
+            assert len({e["indexBlockHash"] for e in repeated}) <= 1, repeated
+            for tx in {e["txId"] for e in repeated}:
+                assert len({e["epoch"] for e in repeated if e["txId"] == tx}) == 2
         finally:
             if devnet.poll() is None:
                 devnet.kill()
