@@ -102,3 +102,20 @@ def hostile(record_property: Callable[[str, object], None]) -> Callable[[str, st
         record_property(HOSTILE, f"{suite}|{case}")
 
     return note
+
+
+@pytest.fixture(scope="module")
+def chain_state() -> dict[str, Any]:
+    """One devnet chain per module (see :func:`node`)."""
+    return {}
+
+
+@pytest.fixture()
+async def node(system: tuple[services.Service, services.Service],
+               chain_state: dict[str, Any]) -> AsyncIterator[Any]:
+    """A stacks-node stand-in posting to the module's ``system`` (an ingester and a gateway
+    fixture of the test module), with a client subscribed to CAMPAIGN on the gateway."""
+    from tests.e2e.security.test_ingester_inputs import subscribed_node
+
+    async with subscribed_node(system, chain_state) as sender:
+        yield sender

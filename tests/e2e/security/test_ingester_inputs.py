@@ -9,6 +9,7 @@ The ingester runs with ``OBSERVER_TOKEN``, the Chainhook source with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -64,12 +65,19 @@ class Node:
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[services.Service,
                                                                         services.Service]]:
-    logs: Path = tmp_path_factory.mktemp("ingester-catalogue")
+    with ingester_and_gateway(
+            tmp_path_factory.mktemp("ingester-catalogue"), OBSERVER_TOKEN=OBSERVER_TOKEN,
+            STACKS_SOURCES="observer,chainhook", CHAINHOOK_AUTH_HEADER=CHAINHOOK_AUTH,
+            OBSERVER_MAX_BODY_BYTES=str(MAX_BODY), STACKS_CONTRACTS="*") as both:
+        yield both
+
+
+@contextlib.contextmanager
+def ingester_and_gateway(logs: Path, **ingester_env: str
+                         ) -> Iterator[tuple[services.Service, services.Service]]:
+    """A real valkey, ingester (with ``ingester_env``) and gateway, for one test module."""
     with LocalRedis() as redis:
-        ingester = services.ingester(
-            redis.url, logs, OBSERVER_TOKEN=OBSERVER_TOKEN, STACKS_SOURCES="observer,chainhook",
-            CHAINHOOK_AUTH_HEADER=CHAINHOOK_AUTH, OBSERVER_MAX_BODY_BYTES=str(MAX_BODY),
-            STACKS_CONTRACTS="*").start()
+        ingester = services.ingester(redis.url, logs, **ingester_env).start()
         gateway = services.gateway(redis.url, logs).start()
         try:
             ingester.wait_healthy()
@@ -79,20 +87,17 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[services.
             ingester.stop()
 
 
-@pytest.fixture(scope="module")
-def chain_state() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture()
-async def node(system: tuple[services.Service, services.Service],
-               chain_state: dict[str, Any]) -> AsyncIterator[Node]:
+@contextlib.asynccontextmanager
+async def subscribed_node(system: tuple[services.Service, services.Service],
+                          chain_state: dict[str, Any]) -> AsyncIterator[Node]:
+    """A node posting to the ingester and a client subscribed to CAMPAIGN on the gateway;
+    one chain per module (``chain_state``): each block extends the last."""
     ingester, gateway = system
     async with WsClient(gateway.ws, make_token()) as client:
         await client.wait_for("connected")
         await client.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
         node = Node(ingester, client)
-        if "chain" in chain_state:  # one chain per module: each block extends the last
+        if "chain" in chain_state:
             node.chain = chain_state["chain"]
         chain_state["chain"] = node.chain
         yield node

@@ -13,19 +13,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from adstack_localredis import LocalRedis
 from tests.conftest import make_token
 from tests.e2e.security.conftest import BODY_TIMEOUT, Listener, next_ip
-from tests.e2e.security.test_ingester_inputs import GOOD, OBSERVER_TOKEN, Node
+from tests.e2e.security.test_ingester_inputs import (
+    GOOD,
+    OBSERVER_TOKEN,
+    Node,
+    ingester_and_gateway,
+)
 from tests.helpers import services
-from tests.helpers.client import WsClient
-from tests.helpers.events import CAMPAIGN
 from tests.helpers.hostile import tcp_held_for
 from tests.helpers.scrape import scrape, value
 
@@ -40,37 +41,10 @@ BOUND = BODY_TIMEOUT + 2.5
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[services.Service,
                                                                         services.Service]]:
-    logs: Path = tmp_path_factory.mktemp("slow-bodies")
-    with LocalRedis() as redis:
-        ingester = services.ingester(redis.url, logs, OBSERVER_TOKEN=OBSERVER_TOKEN,
-                                     BODY_TIMEOUT=str(BODY_TIMEOUT),
-                                     STACKS_CONTRACTS="*").start()
-        gateway = services.gateway(redis.url, logs).start()
-        try:
-            ingester.wait_healthy()
-            yield ingester, gateway
-        finally:
-            gateway.stop()
-            ingester.stop()
-
-
-@pytest.fixture(scope="module")
-def chain_state() -> dict[str, Node]:
-    return {}
-
-
-@pytest.fixture()
-async def node(system: tuple[services.Service, services.Service],
-               chain_state: dict[str, Node]) -> AsyncIterator[Node]:
-    ingester, gateway = system
-    async with WsClient(gateway.ws, make_token()) as client:
-        await client.wait_for("connected")
-        await client.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
-        node = Node(ingester, client)
-        if "node" in chain_state:  # one chain per module: each block extends the last
-            node.chain = chain_state["node"].chain
-        chain_state["node"] = node
-        yield node
+    with ingester_and_gateway(tmp_path_factory.mktemp("slow-bodies"),
+                              OBSERVER_TOKEN=OBSERVER_TOKEN, BODY_TIMEOUT=str(BODY_TIMEOUT),
+                              STACKS_CONTRACTS="*") as both:
+        yield both
 
 
 def post_head(path: str, length: int | None, headers: dict[str, str]) -> bytes:
