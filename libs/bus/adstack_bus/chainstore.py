@@ -16,22 +16,9 @@ from redis.exceptions import RedisError
 
 from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable
-from adstack_bus.publisher import bus_error
+from adstack_bus.publisher import bus_error, lua_strings
 
 _CHAIN_LUA = resources.files("adstack_bus").joinpath("chain.lua").read_text()
-_feeds_encoder = msgspec.msgpack.Encoder()
-
-
-def _feeds_arg(feeds: Sequence[tuple[str, bytes]]) -> bytes | str:
-    """The feed frames as chain.lua's ARGV[10]: msgpack strings (Redis's cmsgpack cannot
-    read the bin types), or '' for none."""
-    if not feeds:
-        return ""
-    flat: list[str] = []
-    for channel, frame in feeds:
-        flat.append(channel)
-        flat.append(frame.decode())
-    return _feeds_encoder.encode(flat)
 
 
 class Tip(msgspec.Struct, frozen=True):
@@ -113,7 +100,8 @@ class ChainStore:
             "-" if fence is None else str(fence), self.record_ttl, keep_from_height,
             "" if tip is None else tip.height, "" if tip is None else tip.hash,
             "" if tip is None else tip.indexBlockHash, self._publish_cmd,
-            len(canon_set), len(canon_delete), _feeds_arg(feeds),
+            len(canon_set), len(canon_delete),
+            lua_strings(part for feed in feeds for part in feed) if feeds else "",
         ]
         for height, index_hash in canon_set:
             args += [height, index_hash]

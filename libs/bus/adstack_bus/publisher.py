@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from adstack_bus import keys
@@ -27,7 +28,13 @@ def _script(name: str) -> str:
 _PUBLISH_LUA = _script("publish.lua")
 _REVERT_LUA = _script("revert.lua")
 _notice_encoder = msgspec.json.Encoder()
-_events_encoder = msgspec.msgpack.Encoder()
+_strings_encoder = msgspec.msgpack.Encoder()
+
+
+def lua_strings(parts: Iterable[str | bytes]) -> bytes:
+    """``parts`` as one script argument that Lua reads with ``cmsgpack.unpack``: a msgpack
+    array of strings (bytes go as str: Redis's cmsgpack cannot read the bin types)."""
+    return _strings_encoder.encode([p.decode() if isinstance(p, bytes) else p for p in parts])
 
 
 def bus_error(exc: BaseException, what: str) -> BusUnavailable:
@@ -102,7 +109,7 @@ class Publisher:
                     *(self._script(keys=k, args=a) for k, a in calls)))
                 await self._redis.sadd(keys.CONTRACTS, *by_contract)
             else:
-                replies = await self._run_pipelined(calls, list(by_contract))
+                replies = await self._pipelined(self._script, calls, list(by_contract))
         except (RedisError, OSError) as exc:
             raise bus_error(exc, "publish") from exc
         for (_contract, batch), offsets in zip(by_contract.items(), replies, strict=False):
@@ -114,30 +121,30 @@ class Publisher:
                     result.duplicates += 1
         return result
 
-    async def _run_pipelined(self, calls: list[tuple[list[str], list[bytes | str | int]]],
-                             contracts: list[str]) -> list[Any]:
-        """The publish calls and the contract-set update in one round trip.
+    async def _pipelined(self, script: AsyncScript,
+                         calls: list[tuple[list[str], list[bytes | str | int]]],
+                         contracts: Sequence[str] = ()) -> list[Any]:
+        """Run ``script`` once per (keys, args) call, and add ``contracts`` to the contract
+        set, in one round trip.
 
         redis-py's own script-in-pipeline support asks ``SCRIPT EXISTS`` first, a second
-        round trip per block; here EVALSHA goes out directly and the script is loaded only
-        when Redis answers NOSCRIPT (then the batch is sent again: the script is
-        idempotent, every event already published is skipped as a duplicate).
+        round trip; here EVALSHA goes out directly and the script is loaded only when Redis
+        answers NOSCRIPT (then the calls are sent again: both scripts are idempotent).
         """
-        sha = self._script.sha
         for attempt in (1, 2):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for k, a in calls:
-                    pipe.execute_command("EVALSHA", sha, len(k), *k, *a)
-                pipe.sadd(keys.CONTRACTS, *contracts)
+                    pipe.execute_command("EVALSHA", script.sha, len(k), *k, *a)
+                if contracts:
+                    pipe.sadd(keys.CONTRACTS, *contracts)
                 replies = await pipe.execute(raise_on_error=False)
-            errors = [r for r in replies if isinstance(r, Exception)]
-            if not errors:
+            failures = [r for r in replies if isinstance(r, Exception)]
+            if not failures:
                 return list(replies)
-            if attempt == 1 and all(isinstance(e, NoScriptError) for e in errors):
-                await self._redis.script_load(_PUBLISH_LUA)
+            if attempt == 1 and all(isinstance(e, NoScriptError) for e in failures):
+                await self._redis.script_load(script.script)
                 continue
-            raise next(e for e in errors if not isinstance(e, NoScriptError)) \
-                if any(not isinstance(e, NoScriptError) for e in errors) else errors[0]
+            raise next((e for e in failures if not isinstance(e, NoScriptError)), failures[0])
         raise AssertionError("unreachable")
 
     def _args(self, contract_id: str, batch: Sequence[ContractEvent],
@@ -153,13 +160,8 @@ class Publisher:
             self._token(),
             keys.seen_prefix(contract_id),
         ]
-        flat: list[str] = []
-        for event in batch:
-            flat.append(event.id)
-            flat.append(event.type)
-            # As a msgpack str: Redis's cmsgpack cannot read the bin types.
-            flat.append(encode_event_head(event).decode())
-        args.append(_events_encoder.encode(flat))
+        args.append(lua_strings(part for event in batch
+                                for part in (event.id, event.type, encode_event_head(event))))
         return args
 
     def _token(self) -> str:
@@ -208,10 +210,7 @@ class Publisher:
                 for k, a in calls:
                     replies.append(await self._revert(keys=k, args=a))
             else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for k, a in calls:
-                        await self._revert(keys=k, args=a, client=pipe)
-                    replies = await pipe.execute()
+                replies = await self._pipelined(self._revert, calls)
         except (RedisError, OSError) as exc:
             raise bus_error(exc, "revert") from exc
         withdrawn: dict[str, int] = {}
