@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,7 @@ from adstack_localredis import LocalRedis
 from tests.helpers import services
 from tests.helpers.client import WsClient
 from tests.helpers.fixtures import SIGNERS_VOTING, load_bytes, load_json
+from tests.helpers.scrape import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -54,16 +55,6 @@ def module_families(module: object) -> set[str]:
         if callable(describe) and hasattr(value, "_name"):
             names |= {family.name for family in describe()}
     return names
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0,
-               what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture()

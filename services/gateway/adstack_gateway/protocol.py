@@ -20,6 +20,14 @@ HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
 
 
+def handshake_token(authorization: str, query_token: str | None) -> str | None:
+    """The client's token: ``Authorization: Bearer <token>``, else the ``token`` query
+    parameter (browsers cannot set headers on a WebSocket). Every transport uses this."""
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return query_token or None
+
+
 class ProtocolError(Exception):
     """A command was refused; ``code`` goes to the client in an ``error`` frame."""
 

@@ -95,19 +95,7 @@ class Flusher:
         self._scheduled = False
         dirty, self._dirty = self._dirty, []
         for session in dirty:
-            # Session.flush, inlined: this loop runs once per client per iteration.
-            pending = session._pending
-            if not pending:
-                continue
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
-            count = len(pending)
-            pending.clear()
-            direct = session.direct
-            if session.closed or direct is None or not direct.frames_open():
-                continue  # closing: the client gets nothing more
-            session.sent += count
-            if direct.write_frames(data) > session.outbox_max_bytes:
-                session.too_slow()
+            session.flush()
         if self._after:
             after, self._after = self._after, []
             for callback in after:

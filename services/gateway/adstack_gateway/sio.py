@@ -32,6 +32,7 @@ import engineio
 import socketio
 
 from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.protocol import handshake_token
 from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
 from adstack_gateway.siopacket import command_arguments, packet_problem
@@ -144,11 +145,9 @@ class SioTransport:
 def _token(environ: dict[str, Any], auth: Any) -> str | None:
     if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
         return str(auth["token"])
-    header = str(environ.get("HTTP_AUTHORIZATION", ""))
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
     values = parse_qs(str(environ.get("QUERY_STRING", ""))).get("token")
-    return values[0] if values else None
+    return handshake_token(str(environ.get("HTTP_AUTHORIZATION", "")),
+                           values[0] if values else None)
 
 
 def upgrade_sid(scope: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.protocol import handshake_token
 from adstack_gateway.routing import Outgoing
 
 KEEPALIVE_SECONDS = 15.0
@@ -72,13 +73,6 @@ class SseTransport:
             self.queue.put_nowait(_CLOSED)
 
 
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.query_params.get("token") or None
-
-
 async def sse_endpoint(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     contracts = request.query_params.getlist("contractId")
@@ -91,7 +85,10 @@ async def sse_endpoint(request: Request) -> Response:
     client = request.client
     transport = SseTransport()
     try:
-        claims = await gateway.handshake(_token(request), request.headers.get("origin"))
+        claims = await gateway.handshake(
+            handshake_token(request.headers.get("authorization", ""),
+                            request.query_params.get("token")),
+            request.headers.get("origin"))
         session = gateway.new_session(claims, transport, remote=client.host if client else "",
                                       kind="sse")
     except Refused as exc:

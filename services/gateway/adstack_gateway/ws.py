@@ -7,6 +7,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.protocol import handshake_token
 from adstack_gateway.routing import Outgoing
 from adstack_gateway.wsproto import direct_socket
 from adstack_protocol import CloseCode
@@ -27,19 +28,14 @@ class NativeTransport:
         await self.websocket.close(code, reason)
 
 
-def token_from(websocket: WebSocket) -> str | None:
-    """The token from ``Authorization: Bearer …`` or the ``token`` query parameter."""
-    header = websocket.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return websocket.query_params.get("token") or None
-
-
 async def ws_endpoint(websocket: WebSocket) -> None:
     gateway: Gateway = websocket.app.state.gateway
     client = websocket.client
     try:
-        claims = await gateway.handshake(token_from(websocket), websocket.headers.get("origin"))
+        claims = await gateway.handshake(
+            handshake_token(websocket.headers.get("authorization", ""),
+                            websocket.query_params.get("token")),
+            websocket.headers.get("origin"))
         session = gateway.new_session(claims, NativeTransport(websocket),
                                       remote=client.host if client else "", kind="ws")
     except Refused as exc:
