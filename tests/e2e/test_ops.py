@@ -17,7 +17,8 @@ from adstack_localredis import LocalRedis
 from tests.helpers import services
 from tests.helpers.client import WsClient
 from tests.helpers.fixtures import SIGNERS_VOTING, load_bytes, load_json
-from tests.helpers.scrape import wait_until
+from tests.helpers.scrape import Samples, wait_until
+from tests.helpers.scrape import scrape as scrape_url
 
 pytestmark = pytest.mark.e2e
 
@@ -28,16 +29,11 @@ REDIS_PASSWORD = "e2e-redis-password-Pq4"
 OBSERVER_TOKEN = "e2e-observer-token-Zr8"
 
 
-def scrape(service: services.Service) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = httpx.get(f"{service.http}/metrics", timeout=10)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
+def scrape(service: services.Service) -> Samples:
+    return scrape_url(service.http)
 
 
-def sample(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
+def sample(samples: Samples, name: str,
            **labels: str) -> float:
     return samples[(name, frozenset(labels.items()))]
 

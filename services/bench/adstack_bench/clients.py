@@ -118,6 +118,9 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
         self.pending = 0
         self.stopping = False
+        self.url = self._url()
+        self.subscribe_frames = self._subscribe_frames()
+        """Built once: every connection sends the same."""
 
     # -- connections ---------------------------------------------------------------------
 
@@ -189,7 +192,7 @@ class Worker:
         started = time.perf_counter()
         self.pending += 1
         try:
-            conn = await open_raw(self._url(), on_texts)
+            conn = await open_raw(self.url, on_texts)
             client.conn = conn
             await asyncio.wait_for(ready, 30)
         except Exception:
@@ -204,7 +207,7 @@ class Worker:
         self.clients.append(client)
         if expected:
             self.pending += 1  # until every subscription is confirmed
-            for frame in self._subscribe_frames():
+            for frame in self.subscribe_frames:
                 conn.send(frame)
         await conn.closed
         client.open = False

@@ -93,11 +93,9 @@ class Bench:
         system.set_rate(target / clients)
         time.sleep(self.args.warmup)
         pids = [gw.pid for gw in system.gateways]
-        cpu0 = [cpu_seconds_of(pid) or 0.0 for pid in pids]
         client_pids = fleet.pids
-        client0 = [cpu_seconds_of(pid) or 0.0 for pid in client_pids]
-        own_pids = [*system.pids, *client_pids, os.getpid()]
-        own0 = [cpu_seconds_of(pid) or 0.0 for pid in own_pids]
+        own_pids = [*system.pids, *client_pids, os.getpid()]  # the gateways are in system.pids
+        own0 = {pid: cpu_seconds_of(pid) or 0.0 for pid in own_pids}
         busy0, total0 = machine_busy()
         published0 = system.published()
         started = time.monotonic()
@@ -105,10 +103,10 @@ class Bench:
         elapsed = time.monotonic() - started
         published = system.published() - published0
         busy1, total1 = machine_busy()
-        cpu = sum((cpu_seconds_of(pid) or 0.0) - c for pid, c in zip(pids, cpu0, strict=True))
-        client_cpu = sum((cpu_seconds_of(pid) or 0.0) - c
-                         for pid, c in zip(client_pids, client0, strict=True))
-        own = sum((cpu_seconds_of(pid) or 0.0) - c for pid, c in zip(own_pids, own0, strict=True))
+        used = {pid: (cpu_seconds_of(pid) or 0.0) - c for pid, c in own0.items()}
+        cpu = sum(used[pid] for pid in pids)
+        client_cpu = sum(used[pid] for pid in client_pids)
+        own = sum(used.values())
         system.set_rate(0)
         machine = (busy1 - busy0) / max(1, total1 - total0)
         foreign = max(0.0, machine * (os.cpu_count() or 1) - own / elapsed)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from adstack_bench.clients import Window, WorkerConfig, worker_main
-from adstack_bench.stats import fmt
+from adstack_bench.stats import fmt, shares
 
 Progress = Callable[[str], None]
 
@@ -114,8 +114,7 @@ class Fleet:
         """Open ``clients`` more connections over ``ramp_up`` s; wait until all are open
         or failed. Returns the connect window (connect latency, errors)."""
         procs = len(self.pipes)
-        shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-        for pipe, share in zip(self.pipes, shares, strict=True):
+        for pipe, share in zip(self.pipes, shares(clients, procs), strict=True):
             pipe.send(("connect", share, ramp_up))
         for pipe in self.pipes:
             pipe.recv()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from typing import cast
 
+from adstack_bench.stats import shares
 from adstack_bench.system import raise_fd_limit
 
 
@@ -93,8 +94,7 @@ def measure(clients: int, *, procs: int = 2, rounds: int = 5, size: int = 700,
     out: Queue[object] = ctx.Queue()
     controls: list[Queue[float | None]] = []
     readers = []
-    share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    for count in share:
+    for count in shares(clients, procs):
         control: Queue[float | None] = ctx.Queue()
         proc = ctx.Process(target=_reader, args=(port, count, size, control, out), daemon=True)
         proc.start()

@@ -77,8 +77,7 @@ class RawClient(asyncio.Protocol):
             data = bytes(buf)
             buf.clear()
         elif buf:
-            buf += data
-            data = bytes(buf)
+            data = b"".join((buf, data))  # one copy of the leftover and the new read
             buf.clear()
         # ``data`` holds whole frames and maybe the start of one: parse it in place.
         pos = 0
@@ -114,7 +113,7 @@ class RawClient(asyncio.Protocol):
                 assert self.transport is not None
                 self.transport.close()
         if pos < n:
-            buf += data[pos:]
+            buf += memoryview(data)[pos:]
         if texts:
             self.on_texts(self, texts)
 

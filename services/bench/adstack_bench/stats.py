@@ -89,3 +89,8 @@ def published_at_ms(frame: bytes) -> int | None:
         return int(frame[start:end])
     except ValueError:
         return None
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` split over ``parts`` as evenly as possible (the first ones get the rest)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import redis
 
+from adstack_bench.fleet import cpu_seconds_of
 from adstack_bus import keys
 from adstack_localredis import LocalRedis, free_port
 
@@ -53,13 +54,6 @@ class Proc:
                 self.proc.wait(5)
         if self.proc.stdin is not None:
             self.proc.stdin.close()
-
-    def rss(self) -> int:
-        with open(f"/proc/{self.proc.pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
@@ -176,13 +170,13 @@ def ingest_throughput(log_dir: Path, *, blocks: int = 60, per_block: int = 200
             # Warm up the ingester with the first block (imports, script load).
             poster.post("/new_block", bodies[0])
             requests = [poster.request("/new_block", body) for body in bodies[1:]]
-            cpu0 = _cpu_seconds(system.ingester.pid)
+            cpu0 = cpu_seconds_of(system.ingester.pid) or 0.0
             started = time.perf_counter()
             measured = 0
             for request in requests:
                 measured += int(json.loads(poster.send(request)).get("published", 0))
             elapsed = time.perf_counter() - started
-            cpu = _cpu_seconds(system.ingester.pid) - cpu0
+            cpu = (cpu_seconds_of(system.ingester.pid) or 0.0) - cpu0
         return measured, elapsed, cpu
     finally:
         system.stop()
@@ -246,7 +240,3 @@ def raise_fd_limit(n: int = 65536) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
