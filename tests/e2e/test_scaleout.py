@@ -156,3 +156,57 @@ async def test_gateway_and_ingester_on_redis_cluster(log_dir: Path, token: str) 
                 history = await client.request(
                     "getHistory", {"contractId": SIGNERS_VOTING, "limit": 10}, "history")
                 assert history["count"] == 4
+
+
+async def test_one_cluster_shard_dropping_costs_the_other_shards_nothing(
+        log_dir: Path, token: str) -> None:
+    """With Redis Cluster the gateway reads each master's shard channels on its own
+    connection. Killing one master's pub/sub connection again and again must not hold back
+    or lose the live events of contracts on the other masters, nor those of its own."""
+    deployer = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM"
+    total = 600
+    with LocalCluster(3) as cluster:
+        redis = create_redis(cluster.url, cluster=True)
+        try:
+            await redis.ping()  # loads the slot map
+            owner = {}
+            for name in ("promo-manager", "auction-engine", "bridge-adapter",
+                         "payment-processor", "governance-core", "extra-one", "extra-two"):
+                contract = f"{deployer}.{name}"
+                node = redis.get_node_from_key(keys.event_channel(contract))  # type: ignore[attr-defined]
+                owner.setdefault(node.port, contract)
+            assert len(owner) >= 2, "contracts on two masters"
+            (dropped_port, dropped), (_, steady) = list(owner.items())[:2]
+            with services.gateway(cluster.url, log_dir, REDIS_CLUSTER="true").start() as gw:
+                gw.wait_healthy()
+                async with WsClient(gw.ws, token) as client:
+                    for contract in (dropped, steady):
+                        await client.request("subscribe", {"contractId": contract},
+                                             "subscribed")
+                    publisher = Publisher(redis, history_limit=5000, cluster=True)
+
+                    async def stream() -> None:
+                        for n in range(1, total + 1):
+                            await publisher.publish_events(
+                                [make_event(n, dropped), make_event(n, steady)])
+                            await asyncio.sleep(0.003)
+
+                    task = asyncio.create_task(stream())
+                    master = aioredis.Redis(host="127.0.0.1", port=dropped_port)
+                    try:
+                        for _ in range(4):
+                            await asyncio.sleep(0.4)
+                            await master.execute_command(  # type: ignore[no-untyped-call]
+                                "CLIENT", "KILL", "TYPE", "pubsub")
+                    finally:
+                        await master.aclose()
+                    await task
+                    await client.wait_for("event", 2 * total, timeout=30)
+                    await asyncio.sleep(0.2)
+                    for contract in (dropped, steady):
+                        got = [e for e in client.of("event") if e["contractId"] == contract]
+                        assert [e["data"]["n"] for e in got] == list(range(1, total + 1)), \
+                            contract
+                        assert [e["offset"] for e in got] == list(range(1, total + 1))
+        finally:
+            await redis.aclose()

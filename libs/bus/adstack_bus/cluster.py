@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -18,6 +17,7 @@ import redis.asyncio as aioredis
 from adstack_bus.connection import create_redis
 from adstack_bus.subscriber import (
     CONTROL_CHANNEL,
+    DisconnectHandler,
     MessageHandler,
     ReconnectHandler,
     Subscriber,
@@ -49,7 +49,7 @@ class ClusterSubscriber:
 
     def __init__(self, cluster: aioredis.Redis, on_message: MessageHandler, *,
                  on_reconnect: ReconnectHandler | None = None,
-                 on_disconnect: Callable[[], None] | None = None, max_backoff: float = 5.0
+                 on_disconnect: DisconnectHandler | None = None, max_backoff: float = 5.0
                  ) -> None:
         self._cluster = cast(aioredis.RedisCluster, cluster)
         self._on_message = on_message

@@ -30,6 +30,10 @@ MessageHandler = Callable[[str, bytes], None]
 ReconnectHandler = Callable[[frozenset[str]], Awaitable[None]]
 """Awaited after a reconnect, with the channels that were resubscribed."""
 
+DisconnectHandler = Callable[[frozenset[str]], None]
+"""Called when the connection drops, with the channels it carried (messages on them may be
+missed until the reconnect handler runs)."""
+
 # Subscribed for the connection's whole life: redis-py's listener returns at once when
 # nothing is subscribed, and its confirmation tells us the connection is live.
 CONTROL_CHANNEL = f"{keys.PREFIX}:ctl"
@@ -47,7 +51,7 @@ class Subscriber:
         on_message: MessageHandler,
         *,
         on_reconnect: ReconnectHandler | None = None,
-        on_disconnect: Callable[[], None] | None = None,
+        on_disconnect: DisconnectHandler | None = None,
         max_backoff: float = 5.0,
         sharded: bool = False,
         control_channel: str = CONTROL_CHANNEL,
@@ -147,7 +151,10 @@ class Subscriber:
                 channels = [self._control, *self._channels]
                 waiters = [self._waiter(channel) for channel in channels]
                 if self._sharded:
-                    await pubsub.ssubscribe(*channels)
+                    # One command per channel: SSUBSCRIBE refuses channels of several
+                    # slots in one call (CROSSSLOT), and a node serves many slots.
+                    for channel in channels:
+                        await pubsub.ssubscribe(channel)
                 else:
                     await pubsub.subscribe(*channels)
                 self._spawn(self._after_confirmed(waiters, frozenset(channels[1:]),
@@ -175,7 +182,7 @@ class Subscriber:
         if self._pubsub is pubsub:
             self._pubsub = None
         if self.connected.is_set() and self._on_disconnect is not None and not self._closed:
-            self._on_disconnect()
+            self._on_disconnect(self.channels)
         self.connected.clear()
         self._active.clear()
         for waiter in self._confirmations.values():

@@ -141,14 +141,17 @@ class Hub:
             return
         self._route_contract(contract_id, message)
 
-    def bus_lost(self) -> None:
-        """The Redis subscription dropped: hold live messages until :meth:`reposition`.
+    def bus_lost(self, channels: frozenset[str]) -> None:
+        """A Redis subscription carrying ``channels`` dropped: hold their live messages
+        until :meth:`reposition` (with Redis Cluster, one shard's; the others flow on).
 
         Messages that arrive after the resubscribe must not overtake the ones missed while
         disconnected (the per-session offset check would then drop the missed ones).
         """
-        for contract_id in self._contracts:
-            self._held.setdefault(contract_id, [])
+        for channel in channels:
+            contract_id = self._channel_contract.get(channel)
+            if contract_id is not None:
+                self._held.setdefault(contract_id, [])
 
     async def reposition(self, channels: frozenset[str]) -> None:
         """After a bus reconnect: re-read from history what each channel missed, in order,
@@ -170,7 +173,6 @@ class Hub:
             held = self._held.pop(contract_id, [])
             for message in held:
                 self._route_contract(contract_id, message)
-        self._held.clear()
 
     async def _replay_missed(self, contract_id: str) -> None:
         position = self.positions.get(contract_id)
