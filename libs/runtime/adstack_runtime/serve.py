@@ -71,20 +71,9 @@ def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
     )
 
 
-def serve_app(app: Any, *, host: str, port: int, log_level: str = "info",
-              ws_max_size: int = 64 * 1024, ws_ping_interval: float | None = 20.0,
-              ws_ping_timeout: float | None = 20.0,
-              timeout_graceful_shutdown: int | None = None,
-              head_timeout: float = 10.0, body_timeout: float = DEFAULT_BODY_TIMEOUT,
-              ws: Any = "websockets-sansio", loop: str = "auto") -> None:
-    """Serve ``app`` until SIGINT/SIGTERM. Blocks (``ws``, ``loop``: see server_config)."""
-    config = server_config(app, host=host, port=port, log_level=log_level,
-                           ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
-                           ws_ping_timeout=ws_ping_timeout,
-                           timeout_graceful_shutdown=timeout_graceful_shutdown,
-                           head_timeout=head_timeout, body_timeout=body_timeout, ws=ws,
-                           loop=loop)
-    uvicorn.Server(config).run()
+def serve_app(app: Any, **options: Any) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM. Blocks (``options``: see :func:`server_config`)."""
+    uvicorn.Server(server_config(app, **options)).run()
 
 
 class _Supervisor(Multiprocess):
@@ -131,26 +120,16 @@ class _Supervisor(Multiprocess):
                 self.on_change(set())
 
 
-def serve_workers(factory: str, workers: int, *, host: str, port: int,
-                  log_level: str = "info", ws_max_size: int = 64 * 1024,
-                  ws_ping_interval: float | None = 20.0, ws_ping_timeout: float | None = 20.0,
-                  timeout_graceful_shutdown: int | None = None,
-                  head_timeout: float = 10.0, body_timeout: float = DEFAULT_BODY_TIMEOUT,
-                  ws: Any = "websockets-sansio", loop: str = "auto",
-                  on_workers: WorkersChanged | None = None) -> None:
+def serve_workers(factory: str, workers: int, *, on_workers: WorkersChanged | None = None,
+                  **options: Any) -> None:
     """Serve ``workers`` processes on one socket until SIGINT/SIGTERM. Blocks.
 
     ``factory`` is an import string (``package.module:function``) that each worker calls,
     without arguments, to build its app: settings travel in the environment. A worker that
     dies is replaced. SIGTERM is passed on to every worker, and this returns once all of
-    them have exited.
+    them have exited. ``options``: see :func:`server_config`.
     """
-    config = server_config(factory, host=host, port=port, log_level=log_level,
-                           ws_max_size=ws_max_size, ws_ping_interval=ws_ping_interval,
-                           ws_ping_timeout=ws_ping_timeout,
-                           timeout_graceful_shutdown=timeout_graceful_shutdown,
-                           head_timeout=head_timeout, body_timeout=body_timeout, ws=ws,
-                           loop=loop, factory=True, workers=workers)
+    config = server_config(factory, factory=True, workers=workers, **options)
     sock = config.bind_socket()
     try:
         _Supervisor(config, [sock], on_workers).run()

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+from typing import Any, NoReturn
 
 from adstack_config import ConfigError
 from adstack_gateway.settings import GatewaySettings
@@ -95,24 +96,35 @@ def main(argv: list[str] | None = None) -> None:
         run_workers(settings)
         return
     from adstack_gateway.app import create_app
-    from adstack_gateway.wsproto import GatewayWebSocketProtocol
 
     try:
         app = create_app(settings)
     except (ValueError, OSError) as exc:
-        print(f"adstack-gateway: JWT configuration: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    serve_app(app, host=settings.host, port=settings.port,
-              log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
-              ws_ping_interval=settings.ping_interval, ws_ping_timeout=settings.ping_timeout,
-              # Slowloris and half-open connections: the request head must arrive in time.
-              head_timeout=settings.handshake_timeout,
-              # A body trickled after its head (Socket.IO polling POSTs): 408 at the deadline.
-              body_timeout=settings.body_timeout,
-              # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
-              timeout_graceful_shutdown=1,
-              # websockets-sansio, lighter per connection, with direct frame writes.
-              ws=GatewayWebSocketProtocol, loop=settings.event_loop)
+        _jwt_config_error(exc)
+    serve_app(app, **_server_options(settings))
+
+
+def _server_options(settings: GatewaySettings) -> dict[str, Any]:
+    """uvicorn settings of one gateway process (the same for every worker)."""
+    from adstack_gateway.wsproto import GatewayWebSocketProtocol
+
+    return dict(
+        host=settings.host, port=settings.port, log_level=settings.log_level,
+        ws_max_size=settings.max_frame_bytes, ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_timeout,
+        # Slowloris and half-open connections: the request head must arrive in time.
+        head_timeout=settings.handshake_timeout,
+        # A body trickled after its head (Socket.IO polling POSTs): 408 at the deadline.
+        body_timeout=settings.body_timeout,
+        # After the drain (SIGTERM) or on SIGINT, connections still open are dropped.
+        timeout_graceful_shutdown=1,
+        # websockets-sansio, lighter per connection, with direct frame writes.
+        ws=GatewayWebSocketProtocol, loop=settings.event_loop)
+
+
+def _jwt_config_error(exc: Exception) -> NoReturn:
+    print(f"adstack-gateway: JWT configuration: {exc}", file=sys.stderr)
+    raise SystemExit(2) from exc
 
 
 def run_workers(settings: GatewaySettings) -> None:
@@ -129,8 +141,7 @@ def run_workers(settings: GatewaySettings) -> None:
         try:
             TokenVerifier(settings.jwt)  # fail here, once, rather than in every worker
         except (ValueError, OSError) as exc:
-            print(f"adstack-gateway: JWT configuration: {exc}", file=sys.stderr)
-            raise SystemExit(2) from exc
+            _jwt_config_error(exc)
     os.environ["GATEWAY_WORKERS"] = str(settings.workers)
     directory, created = prepare_multiprocess_dir(os.environ)
     log.info("starting %d gateway workers on port %d (metrics in %s)", settings.workers,
@@ -142,16 +153,9 @@ def run_workers(settings: GatewaySettings) -> None:
             log.info("workers %s exited; their live gauges are dropped",
                      ",".join(map(str, swept)))
 
-    from adstack_gateway.wsproto import GatewayWebSocketProtocol
-
     try:
-        serve_workers(FACTORY, settings.workers, host=settings.host, port=settings.port,
-                      log_level=settings.log_level, ws_max_size=settings.max_frame_bytes,
-                      ws_ping_interval=settings.ping_interval,
-                      ws_ping_timeout=settings.ping_timeout, timeout_graceful_shutdown=1,
-                      head_timeout=settings.handshake_timeout,
-                      body_timeout=settings.body_timeout, ws=GatewayWebSocketProtocol,
-                      loop=settings.event_loop, on_workers=workers_changed)
+        serve_workers(FACTORY, settings.workers, on_workers=workers_changed,
+                      **_server_options(settings))
     finally:
         if created:
             shutil.rmtree(directory, ignore_errors=True)

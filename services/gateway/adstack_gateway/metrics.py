@@ -124,13 +124,17 @@ def record_disconnect(close_code: int | None, transport: str = "native") -> None
                        reason=disconnect_reason(close_code)).inc()
 
 
+_COMMANDS = frozenset(c.value for c in ClientCommand)
+_ERROR_CODES = frozenset(c.value for c in ErrorCode)
+
+
 def record_command(command: str) -> None:
-    COMMANDS.labels(command=choose(command, [c.value for c in ClientCommand])).inc()
+    COMMANDS.labels(command=choose(command, _COMMANDS)).inc()
 
 
 def record_protocol_error(code: ErrorCode | str) -> None:
     value = code.value if isinstance(code, ErrorCode) else code
-    PROTOCOL_ERRORS.labels(code=choose(value, [c.value for c in ErrorCode])).inc()
+    PROTOCOL_ERRORS.labels(code=choose(value, _ERROR_CODES)).inc()
 
 
 def record_delivery(count: int = 1, *, frame: str = ServerEvent.EVENT, event_type: str = "",

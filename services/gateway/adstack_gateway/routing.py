@@ -39,7 +39,7 @@ class Outgoing:
     """
 
     __slots__ = ("_data", "_frame", "_raw", "_sio", "_sio_frame", "_text", "epoch", "event",
-                 "event_type", "offset", "published_at", "request_id", "source")
+                 "event_type", "offset", "published_at", "request_id", "source", "sse")
 
     def __init__(self, event: str, *, raw: bytes | None = None, data: Any = None,
                  request_id: Any = None, event_type: str = "", offset: int = 0,
@@ -56,6 +56,8 @@ class Outgoing:
         self.offset = offset
         self.epoch = epoch
         self.source = source
+        self.sse: bytes | None = None
+        """The SSE record, built once by :func:`adstack_gateway.sse.format_sse`."""
         self.published_at = published_at
         """``publishedAt`` of an event (ms since the epoch), 0 if none: relay latency."""
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.protocol import handshake_token
 from adstack_gateway.routing import Outgoing
+from adstack_protocol import CloseCode, close_is_terminal
 
 KEEPALIVE_SECONDS = 15.0
 _CLOSED = object()
@@ -37,7 +38,14 @@ def parse_last_event_id(value: str | None) -> dict[str, Any] | None:
 
 
 def format_sse(message: Outgoing) -> bytes:
-    """One SSE record: ``event``, ``id`` for positioned messages, the JSON ``data``."""
+    """One SSE record: ``event``, ``id`` for positioned messages, the JSON ``data`` (built
+    once per message, however many SSE clients get it)."""
+    if message.sse is None:
+        message.sse = _sse_record(message)
+    return message.sse
+
+
+def _sse_record(message: Outgoing) -> bytes:
     lines = [f"event: {message.event}"]
     if message.offset and message.epoch:
         lines.append(f"id: {message.epoch}:{message.offset}")
@@ -92,7 +100,8 @@ async def sse_endpoint(request: Request) -> Response:
         session = gateway.new_session(claims, transport, remote=client.host if client else "",
                                       kind="sse")
     except Refused as exc:
-        status = 401 if exc.code == 1008 else 403 if exc.code >= 4500 else 503
+        status = (401 if exc.code == CloseCode.POLICY_VIOLATION
+                  else 403 if close_is_terminal(exc.code) else 503)
         return JSONResponse({"error": {"code": int(exc.code), "message": exc.reason}},
                             status_code=status)
     since = parse_last_event_id(request.headers.get("last-event-id")
@@ -108,10 +117,14 @@ async def sse_endpoint(request: Request) -> Response:
             yield b"retry: 1000\n\n"
             while True:
                 try:
-                    item = await asyncio.wait_for(transport.queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield b": keepalive\n\n"
-                    continue
+                    item = transport.queue.get_nowait()  # no timer while items wait
+                except asyncio.QueueEmpty:
+                    try:
+                        item = await asyncio.wait_for(transport.queue.get(),
+                                                      KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield b": keepalive\n\n"
+                        continue
                 if item is _CLOSED:
                     if transport.close_code is not None:
                         yield (f"event: closing\ndata: {{\"code\": {transport.close_code}}}"
