@@ -4,17 +4,33 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := libs services
+# What the static checks need first; test-latest empties it to check another venv.
+INSTALLED := install
+# uv itself, pinned by hash, in its own small venv; it installs .venv from uv.lock and nothing else.
+UVDIR  := .uv
+UV     := $(UVDIR)/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install dev test check lint types imports fmt watch clean bench bench-smoke bench-floor bench-ingest fuzz chaos \
-        deploy-check
+.PHONY: install dev test test-fast test-latest lock check lint types imports fmt watch clean bench \
+        bench-smoke bench-floor bench-ingest fuzz chaos chaos-smoke deploy-check
 
-$(STAMP): pyproject.toml
+$(UV): requirements/bootstrap.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	test -x $(UVDIR)/bin/python || $(PYTHON) -m venv $(UVDIR)
+	$(UVDIR)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r requirements/bootstrap.txt
+	touch $(UV)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra dev --quiet
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install everything (editable)
+install: $(STAMP)  ## create .venv with exactly the versions in uv.lock (runtime + dev, editable)
+
+lock: $(UV)  ## refresh uv.lock on purpose: newest releases allowed by pyproject.toml, as of now
+	$(UV) lock --upgrade --exclude-newer "$$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 dev: install  ## run Redis, the ingester, two gateways and the simulated devnet
 	$(BIN)/adstack-dev
@@ -26,20 +42,47 @@ watch: install  ## print live events from the campaign contract (needs `make dev
 test: install check  ## static checks, then the whole test suite against a real Redis
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
-check: lint types imports  ## ruff, mypy --strict, import contracts
+test-fast: install check  ## static checks and the unit tests only (the inner loop, well under 30 s)
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/unit
+
+# Tests of the code that relies on other projects' private internals (docs/third-party-internals.md).
+INTERNALS_TESTS := tests/integration/test_direct_write.py tests/integration/test_head_timeout.py \
+  tests/integration/test_metrics_multiprocess.py tests/e2e/test_workers.py tests/e2e/gateway \
+  tests/unit/gateway tests/unit/libs/test_metrics_labels.py
+
+# The newest releases of everything (no lock, version fences lifted) in .venv-latest, then the
+# static checks and the tests of the code that touches third-party internals. Allowed to fail:
+# it shows what a `make lock` would break before anyone runs it.
+LATEST := .venv-latest
+test-latest: $(UV)  ## newest releases, no lock: make check + third-party-internals tests (may fail)
+	$(UV) venv --quiet --allow-existing $(LATEST)
+	$(UV) pip install --quiet --python $(LATEST)/bin/python --upgrade --reinstall-package adstack-realtime \
+	  --override requirements/latest-overrides.txt -e '.[dev]'
+	@echo "test-latest: installed versions that differ from uv.lock:"; \
+	$(UV) export --frozen --extra dev --no-hashes --no-emit-project --quiet 2>/dev/null | grep '==' \
+	  | sed 's/ *;.*//' | sort > $(LATEST)/locked.txt; \
+	$(UV) pip freeze --python $(LATEST)/bin/python 2>/dev/null | grep '==' | sort > $(LATEST)/latest.txt; \
+	comm -13 $(LATEST)/locked.txt $(LATEST)/latest.txt | sed 's/^/  /'
+	@rc=0; \
+	$(MAKE) --no-print-directory BIN=$(LATEST)/bin INSTALLED= check || rc=1; \
+	$(LATEST)/bin/python -m pytest -q -n 2 -p no:cacheprovider $(INTERNALS_TESTS) || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "test-latest: the newest releases break something (above); keep uv.lock as it is until fixed"; fi; \
+	exit $$rc
+
+check: $(INSTALLED) lint types imports  ## ruff, mypy --strict, import contracts
 
 deploy-check: install  ## only the deploy/ checks (promtool, k8s/compose schemas, dashboard, systemd); part of `make test`
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
 
-lint: install
+lint: $(INSTALLED)
 	$(BIN)/ruff check $(SRC) tests
 
-types: install
+types: $(INSTALLED)
 	$(BIN)/mypy -p adstack_clarity -p adstack_config -p adstack_events -p adstack_bus \
 	  -p adstack_protocol -p adstack_auth -p adstack_metrics -p adstack_localredis \
 	  -p adstack_runtime -p adstack_client -p adstack_ingester -p adstack_gateway -p adstack_devnet -p adstack_bench
 
-imports: install
+imports: $(INSTALLED)
 	$(BIN)/lint-imports
 
 fmt: install
@@ -69,4 +112,4 @@ bench-ingest: install  ## decode + publish throughput for 10,000 print events (r
 	$(BIN)/python -m tests.perf.ingest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dev-token
+	rm -rf $(VENV) $(UVDIR) $(LATEST) .pytest_cache .mypy_cache .ruff_cache .dev-token
