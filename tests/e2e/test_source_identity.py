@@ -121,7 +121,8 @@ async def test_every_arrival_order_publishes_each_print_once(
                         assert (got["published"], got["duplicates"]) == (
                             (len(ids), 0) if first else (0, len(ids))), (order, source)
                     expected += ids
-                    await _until(lambda: sorted(live_ids(clean_redis)) == sorted(expected),
+                    want = sorted(expected)
+                    await _until(lambda w=want: sorted(live_ids(clean_redis)) == w,
                                  f"block {block.height}: {order}")
             assert sorted(live_ids(clean_redis)) == sorted(expected)
             assert published_total(clean_redis) == len(expected), "each print published once"
