@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)-5s devnet: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
+    # httpx logs every request at INFO: one line a block would flood `make dev`.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
