@@ -89,9 +89,11 @@ def test_replay_a_devnet_dump_twice_then_refused_payloads(
                 first["reverted"]) == (30, len(expected), 0, 0)
         assert live_and_reverted(clean_redis, CONTRACTS) == (set(expected), set())
         # The same recording again: every event is a duplicate; nothing new.
-        _, again, _ = replay("--url", ing.http, "--token", TOKEN, str(recording))
-        assert (again["blocks"], again["published"], again["duplicates"]) == (
-            30, 0, len(expected))
+        _, again, err = replay("--url", ing.http, "--token", TOKEN, str(recording))
+        assert (again["blocks"], again["published"], again["duplicates"], again["held"]) == (
+            30, 0, len(expected), 0)
+        assert "line 1 is block 1, at or below the ingester's tip (30)" in err
+        assert "--from-height 31 sends only new blocks" in err
         # Only heights 10..12.
         _, some, _ = replay("--url", ing.http, "--token", TOKEN, "--from-height", "10",
                             "--to-height", "12", str(recording))

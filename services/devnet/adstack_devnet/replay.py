@@ -114,6 +114,25 @@ def post(client: httpx.Client, url: str, request: Request, headers: dict[str, st
         delay = min(delay * 2, 3.0)
 
 
+def tip_height(client: httpx.Client, url: str) -> int | None:
+    """The ingester's canonical tip height from ``GET /health`` (None if unknown)."""
+    try:
+        body = client.get(f"{url}/health", timeout=5).json()
+        return int(body["chain"]["tip"]["height"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
+def warn_below_tip(request: Request, tip: int | None) -> None:
+    if tip is None or request.height > tip:
+        return
+    print(f"adstack-replay: warning: line {request.lineno} is block {request.height}, at or "
+          f"below the ingester's tip ({tip}). Blocks within its REORG_WINDOW come back as "
+          f"duplicates; older 2.x blocks are kept aside, and older Nakamoto blocks are taken "
+          f"as a reorg (their events reverted and published again). --from-height "
+          f"{tip + 1} sends only new blocks.", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="adstack-replay",
@@ -159,10 +178,15 @@ def main(argv: list[str] | None = None) -> None:
     next_at = time.monotonic()
     status = 0
     with httpx.Client() as client:
+        tip = None if args.dry_run else tip_height(client, url)
+        warned = False
         try:
             for request in read_requests(args.inputs, position):
                 if not in_range(request, args.from_height, args.to_height):
                     continue
+                if request.is_block and not warned:
+                    warned = True
+                    warn_below_tip(request, tip)
                 if args.dry_run:
                     tally.requests += 1
                     tally.blocks += int(request.is_block)

@@ -145,6 +145,8 @@ class Tally:
     published: int = 0
     duplicates: int = 0
     reverted: int = 0
+    held: int = 0
+    """Blocks the ingester kept aside: a side fork, or older than its ``REORG_WINDOW``."""
     retries: int = 0
     seconds: float = 0.0
 
@@ -156,12 +158,13 @@ class Tally:
             value = answer.get(name, 0)
             if isinstance(value, int) and not isinstance(value, bool):
                 setattr(self, name, getattr(self, name) + value)
+        self.held += answer.get("held") is True
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.seconds or 1e-9
         return {"requests": self.requests, "blocks": self.blocks,
                 "published": self.published, "duplicates": self.duplicates,
-                "reverted": self.reverted, "retries": self.retries,
+                "reverted": self.reverted, "held": self.held, "retries": self.retries,
                 "seconds": round(self.seconds, 3),
                 "blocksPerSecond": round(self.blocks / rate, 1),
                 "eventsPerSecond": round((self.published + self.duplicates) / rate, 1)}
@@ -170,5 +173,6 @@ class Tally:
         d = self.as_dict()
         return (f"replayed {d['requests']} requests ({d['blocks']} blocks) in "
                 f"{d['seconds']:.2f} s: {d['published']} events published, "
-                f"{d['duplicates']} duplicates, {d['reverted']} reverted, {d['retries']} "
-                f"retries; {d['blocksPerSecond']} blocks/s, {d['eventsPerSecond']} events/s")
+                f"{d['duplicates']} duplicates, {d['reverted']} reverted, {d['held']} blocks "
+                f"held, {d['retries']} retries; {d['blocksPerSecond']} blocks/s, "
+                f"{d['eventsPerSecond']} events/s")

@@ -93,9 +93,10 @@ def test_tally_sums_the_ingester_answers() -> None:
     tally.add(block, {"result": "ok", "published": 3, "duplicates": 1, "reverted": 0})
     tally.add(burn, {"result": "ok"})
     tally.add(block, {"published": 0, "duplicates": 4, "reverted": 2, "held": False})
+    tally.add(block, {"published": 0, "duplicates": 0, "reverted": 0, "held": True})
     tally.add(block, {"published": "x", "duplicates": True})
     tally.seconds = 2.0
     assert tally.as_dict() == {
-        "requests": 4, "blocks": 3, "published": 3, "duplicates": 5, "reverted": 2,
-        "retries": 0, "seconds": 2.0, "blocksPerSecond": 1.5, "eventsPerSecond": 4.0}
+        "requests": 5, "blocks": 4, "published": 3, "duplicates": 5, "reverted": 2,
+        "held": 1, "retries": 0, "seconds": 2.0, "blocksPerSecond": 2.0, "eventsPerSecond": 4.0}
     assert parse_line("\n", 1, 0) is None
