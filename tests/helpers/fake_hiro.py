@@ -50,42 +50,9 @@ class FakeHiro:
     def add(self, payload: dict[str, Any], *, canonical: bool = True) -> dict[str, Any]:
         """Add a devnet /new_block payload as a Hiro block (and its transactions)."""
         index_hash = payload["index_block_hash"]
-        events_by_tx: dict[str, list[dict[str, Any]]] = {}
-        for event in sorted(payload["events"], key=lambda e: e["event_index"]):
-            events_by_tx.setdefault(event["txid"], []).append(event)
-        txids = []
-        for tx in sorted(payload["transactions"], key=lambda t: t["tx_index"]):
-            txids.append(tx["txid"])
-            events = []
-            for i, event in enumerate(events_by_tx.get(tx["txid"], [])):
-                body = event["contract_event"]
-                events.append({"event_index": i, "event_type": "smart_contract_log",
-                               "tx_id": tx["txid"],
-                               "contract_log": {"contract_id": body["contract_identifier"],
-                                                "topic": body["topic"],
-                                                "value": {"hex": body["raw_value"],
-                                                          "repr": to_repr(decode_hex(
-                                                              body["raw_value"]))}}})
-            entry: dict[str, Any] = {
-                "tx_id": tx["txid"], "tx_status": tx["status"], "tx_type": "coinbase",
-                "block_height": payload["block_height"], "block_hash": payload["block_hash"],
-                "index_block_hash": index_hash, "canonical": canonical,
-                "microblock_canonical": True, "event_count": len(events), "events": events}
-            if tx["raw_tx"] != "0x00":
-                decoded = decode_tx_hex(tx["raw_tx"])
-                entry["sender_address"] = decoded.sender
-                if decoded.contract_id:
-                    entry["tx_type"] = "contract_call"
-                    entry["contract_call"] = {"contract_id": decoded.contract_id,
-                                              "function_name": decoded.function_name}
-            self.txs[tx["txid"]] = entry
-        block = {"canonical": canonical, "height": payload["block_height"],
-                 "hash": payload["block_hash"], "index_block_hash": index_hash,
-                 "parent_block_hash": payload["parent_block_hash"],
-                 "burn_block_time": payload["burn_block_time"],
-                 "burn_block_height": payload["burn_block_height"],
-                 "block_time": payload.get("block_time"), "txs": txids}
-        self.blocks[index_hash] = block
+        self.blocks[index_hash] = block = hiro_block(payload, canonical=canonical)
+        for entry in hiro_txs(payload, canonical=canonical):
+            self.txs[entry["tx_id"]] = entry
         if canonical:
             self.canonical[block["height"]] = index_hash
         return block
@@ -194,3 +161,83 @@ class FakeHiro:
             self._server.should_exit = True
         if self._task is not None:
             await asyncio.wait([self._task], timeout=5)
+
+
+_ASSET_TYPES = {"stx": "stx_asset", "ft": "fungible_token_asset",
+                "nft": "non_fungible_token_asset"}
+
+
+def hiro_event(event: dict[str, Any], index: int) -> dict[str, Any]:
+    """An observer event as the API's ``/extended/v1/tx/{id}`` lists it (``index``: its
+    number within the transaction)."""
+    kind = event["type"]
+    body = event[kind]
+    out: dict[str, Any] = {"event_index": index, "tx_id": event["txid"]}
+    if kind == "contract_event":
+        out["event_type"] = "smart_contract_log"
+        out["contract_log"] = {"contract_id": body["contract_identifier"],
+                               "topic": body["topic"],
+                               "value": {"hex": body["raw_value"],
+                                         "repr": to_repr(decode_hex(body["raw_value"]))}}
+    elif kind == "stx_lock_event":
+        out["event_type"] = "stx_lock"
+        out["stx_lock_event"] = {"locked_amount": body["locked_amount"],
+                                 "unlock_height": int(body["unlock_height"]),
+                                 "locked_address": body["locked_address"]}
+    else:
+        family, action, _ = kind.split("_", 2)
+        out["event_type"] = _ASSET_TYPES[family]
+        asset: dict[str, Any] = {"asset_event_type": action,
+                                 "sender": body.get("sender", ""),
+                                 "recipient": body.get("recipient", "")}
+        if family == "nft":
+            asset["asset_id"] = body["asset_identifier"]
+            asset["value"] = {"hex": body["raw_value"],
+                              "repr": to_repr(decode_hex(body["raw_value"]))}
+        else:
+            asset["amount"] = body["amount"]
+            if family == "ft":
+                asset["asset_id"] = body["asset_identifier"]
+        out["asset"] = asset
+    return out
+
+
+def hiro_block(payload: dict[str, Any], *, canonical: bool = True) -> dict[str, Any]:
+    """A v1 ``Block`` for an observer ``/new_block`` payload."""
+    return {"canonical": canonical, "height": payload["block_height"],
+            "hash": payload["block_hash"], "index_block_hash": payload["index_block_hash"],
+            "parent_block_hash": payload["parent_block_hash"],
+            "burn_block_time": payload["burn_block_time"],
+            "burn_block_height": payload["burn_block_height"],
+            "block_time": payload.get("block_time"),
+            "txs": [tx["txid"] for tx in sorted(payload["transactions"],
+                                                key=lambda t: t["tx_index"])]}
+
+
+def hiro_txs(payload: dict[str, Any], *, canonical: bool = True) -> list[dict[str, Any]]:
+    """The block's v1 ``Transaction`` objects with all their events, as the API stores
+    them: uncommitted events and the events of failed transactions are dropped, and the
+    rest renumbered ``0..n-1`` per transaction in node order."""
+    events_by_tx: dict[str, list[dict[str, Any]]] = {}
+    for event in sorted(payload["events"], key=lambda e: e["event_index"]):
+        if event.get("committed", True):
+            events_by_tx.setdefault(event["txid"], []).append(event)
+    out = []
+    for tx in sorted(payload["transactions"], key=lambda t: t["tx_index"]):
+        kept = events_by_tx.get(tx["txid"], []) if tx["status"] == "success" else []
+        events = [hiro_event(event, i) for i, event in enumerate(kept)]
+        entry: dict[str, Any] = {
+            "tx_id": tx["txid"], "tx_status": tx["status"], "tx_type": "coinbase",
+            "tx_index": tx["tx_index"],
+            "block_height": payload["block_height"], "block_hash": payload["block_hash"],
+            "index_block_hash": payload["index_block_hash"], "canonical": canonical,
+            "microblock_canonical": True, "event_count": len(events), "events": events}
+        if tx["raw_tx"] != "0x00":
+            decoded = decode_tx_hex(tx["raw_tx"])
+            entry["sender_address"] = decoded.sender
+            entry["tx_type"] = decoded.payload_type
+            if decoded.contract_id:
+                entry["contract_call"] = {"contract_id": decoded.contract_id,
+                                          "function_name": decoded.function_name}
+        out.append(entry)
+    return out

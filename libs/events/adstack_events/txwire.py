@@ -340,6 +340,29 @@ def decode_tx_hex(text: str, *, decode_args: bool = True,
     return decode_tx(raw, decode_args=decode_args, txid=txid)
 
 
+def encode_tx(sender: str, payload: bytes, *, nonce: int = 0, fee: int = 0,
+              chain_id: int | None = None, signature: bytes = b"\x00" * 65) -> bytes:
+    """A standard single-sig (P2PKH) transaction around ``payload`` (type byte included)."""
+    version, signer = c32_address_decode(sender)
+    mainnet = version in (22, 20)
+    if chain_id is None:
+        chain_id = 0x00000001 if mainnet else 0x80000000
+    out = bytearray()
+    out.append(MAINNET if mainnet else TESTNET)
+    out += chain_id.to_bytes(4, "big")
+    out.append(AUTH_STANDARD)
+    out.append(P2PKH)
+    out += signer
+    out += nonce.to_bytes(8, "big") + fee.to_bytes(8, "big")
+    out.append(0x00)  # compressed key encoding
+    out += signature
+    out.append(0x03)  # anchor mode: any
+    out.append(0x02)  # post-condition mode: deny
+    out += (0).to_bytes(4, "big")
+    out += payload
+    return bytes(out)
+
+
 def encode_contract_call(
     *,
     sender: str,
@@ -356,26 +379,9 @@ def encode_contract_call(
     The signature is not a real one (the devnet has no keys); everything else is the real
     wire format, and :func:`decode_tx` reads it back.
     """
-    version, signer = c32_address_decode(sender)
-    mainnet = version in (22, 20)
-    if chain_id is None:
-        chain_id = 0x00000001 if mainnet else 0x80000000
     address, _, contract = contract_id.partition(".")
     cversion, chash = c32_address_decode(address)
-    out = bytearray()
-    out.append(MAINNET if mainnet else TESTNET)
-    out += chain_id.to_bytes(4, "big")
-    out.append(AUTH_STANDARD)
-    out.append(P2PKH)
-    out += signer
-    out += nonce.to_bytes(8, "big") + fee.to_bytes(8, "big")
-    out.append(0x00)  # compressed key encoding
-    out += signature
-    out.append(0x03)  # anchor mode: any
-    out.append(0x02)  # post-condition mode: deny
-    out += (0).to_bytes(4, "big")
-    out.append(CONTRACT_CALL)
-    out.append(cversion)
+    out = bytearray([CONTRACT_CALL, cversion])
     out += chash
     out.append(len(contract))
     out += contract.encode()
@@ -384,4 +390,33 @@ def encode_contract_call(
     out += len(args).to_bytes(4, "big")
     for arg in args:
         out += encode(arg)
-    return bytes(out)
+    return encode_tx(sender, bytes(out), nonce=nonce, fee=fee, chain_id=chain_id,
+                      signature=signature)
+
+
+def encode_token_transfer(*, sender: str, recipient: str, amount: int, memo: bytes = b"",
+                          nonce: int = 0, fee: int = 180, chain_id: int | None = None,
+                          signature: bytes = b"\x00" * 65) -> bytes:
+    """An STX transfer to a standard principal (payload type 0x00; 34-byte memo)."""
+    version, hash160 = c32_address_decode(recipient)
+    payload = bytes([0x00, 0x05, version]) + hash160 + amount.to_bytes(8, "big") \
+        + memo[:34].ljust(34, b"\x00")
+    return encode_tx(sender, payload, nonce=nonce, fee=fee, chain_id=chain_id,
+                      signature=signature)
+
+
+def encode_smart_contract(*, sender: str, name: str, code: str, nonce: int = 0,
+                          fee: int = 5000, chain_id: int | None = None,
+                          signature: bytes = b"\x00" * 65) -> bytes:
+    """A contract deploy (payload type 0x01: name, then the code body)."""
+    body = code.encode()
+    payload = bytes([0x01, len(name)]) + name.encode() + len(body).to_bytes(4, "big") + body
+    return encode_tx(sender, payload, nonce=nonce, fee=fee, chain_id=chain_id,
+                      signature=signature)
+
+
+def encode_coinbase(*, sender: str, nonce: int = 0, payload: bytes = b"",
+                    chain_id: int | None = None, signature: bytes = b"\x00" * 65) -> bytes:
+    """A coinbase (payload type 0x04: 32 bytes), as a block's first transaction."""
+    return encode_tx(sender, bytes([0x04]) + payload[:32].ljust(32, b"\x00"), nonce=nonce,
+                      fee=0, chain_id=chain_id, signature=signature)

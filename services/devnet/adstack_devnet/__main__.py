@@ -98,10 +98,15 @@ class Pace:
         threading.Thread(target=read, name="control", daemon=True).start()
 
 
+def make_chain(args: argparse.Namespace) -> Chain:
+    return Chain(contracts_from_env(os.environ), seed=args.seed,
+                 events_per_block=args.events_per_block, nakamoto=args.nakamoto,
+                 shape=args.shape, start_time=args.start_time)
+
+
 def dump(args: argparse.Namespace) -> None:
     """Write ``args.blocks`` (default 100) /new_block payloads as JSON lines; post nothing."""
-    chain = Chain(contracts_from_env(os.environ), seed=args.seed,
-                  events_per_block=args.events_per_block, nakamoto=args.nakamoto)
+    chain = make_chain(args)
     with open(args.dump, "w") as out:
         for _ in range(args.blocks or 100):
             out.write(json.dumps(chain.next_block().payload) + "\n")
@@ -132,6 +137,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="blocks in the winning branch (default: depth + 1)")
     parser.add_argument("--nakamoto", action="store_true",
                         help="epoch-3 payloads (signer fields); forks may be shorter")
+    parser.add_argument("--shape", choices=("mainnet", "simple"),
+                        default=os.environ.get("DEVNET_SHAPE", "mainnet"),
+                        help="mainnet (default): blocks mix prints with coinbase, transfers, "
+                        "mints, burns, deploys, other contracts' events and failed "
+                        "transactions that printed, several prints per transaction; simple: "
+                        "one print per transaction. Both publish --events-per-block prints")
+    parser.add_argument("--start-time", type=int, default=None, metavar="UNIX_SECONDS",
+                        help="pin the first block's timestamp and advance 10 s a block "
+                        "(reproducible dumps); default: blocks carry the wall clock")
     parser.add_argument("--timeout", type=float, default=1.0,
                         help="seconds to wait for each POST, like the node's timeout_ms "
                         "(default 1.0); retries back off up to 3 × this")
@@ -151,11 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)-5s devnet: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
+    # httpx logs every request at INFO: one line a block would flood `make dev`.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
-    chain = Chain(contracts_from_env(os.environ), seed=args.seed,
-                  events_per_block=args.events_per_block, nakamoto=args.nakamoto)
+    chain = make_chain(args)
     urls = [u.strip().rstrip("/") for u in args.ingester_url.split(",") if u.strip()]
     pace = Pace(args.rate, args.events_per_block)
     if args.control:
@@ -165,8 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     sink = open(args.log_file, "a") if args.log_file else None  # noqa: SIM115
     posted = 0
     next_at = time.monotonic()
-    log.info("posting to %s at %.2f blocks/s, %d events/block", args.ingester_url, args.rate,
-             args.events_per_block)
+    log.info("posting %s-shaped blocks to %s at %.2f blocks/s, %d events/block", args.shape,
+             args.ingester_url, args.rate, args.events_per_block)
     with httpx.Client() as client:
         while not _stop and (args.blocks == 0 or posted < args.blocks):
             if pace.version != version:

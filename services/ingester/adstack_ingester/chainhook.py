@@ -8,9 +8,15 @@ Each block holds only the transactions that matched the predicate. Mapping:
 - a print event is ``{"type": "SmartContractEvent", "data": {contract_identifier, topic,
   raw_value}, "position": {"index"}}``. ``position.index`` is the node's block-wide
   ``event_index`` (Chainhook copies it from the observer payload). The index within the
-  transaction, which the event id needs, is its rank among the transaction's receipt
-  events (a transaction's events are numbered contiguously by the node), so the id equals
-  the observer's and the Hiro API's for the same event;
+  transaction, which the event id needs, is ``position.index`` minus the smallest position
+  in the receipt (a transaction's events are numbered contiguously by the node), so the id
+  equals the observer's and the Hiro API's for the same event;
+- older Chainhook releases omit ``position`` on some events. If any event of a receipt
+  lacks it, every event of that receipt takes its rank in the receipt instead (the receipt
+  lists the transaction's events in node order), so ``[STX transfer, print A, print B]``
+  gives A index 1 and B index 2 whichever of them carries a position (it used to give an
+  event without ``position`` index 0: a different id from the observer's, so the same print
+  was published twice, and out of order);
 - transactions whose ``metadata.success`` is false are skipped;
 - predicates must not set ``decode_clarity_values``: the decoded ``value`` loses Clarity
   types, so such events are reported as decode failures.
@@ -41,7 +47,7 @@ class Position(msgspec.Struct):
 class ReceiptEvent(msgspec.Struct):
     type: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
-    position: Position = msgspec.field(default_factory=Position)
+    position: Position | None = None
 
 
 class Receipt(msgspec.Struct):
@@ -94,6 +100,24 @@ class Delivery(msgspec.Struct):
 delivery_decoder = msgspec.json.Decoder(Delivery)
 
 
+def receipt_indexes(events: list[ReceiptEvent]) -> list[tuple[int, int, ReceiptEvent]]:
+    """``(index within the transaction, block-wide index, event)`` for a receipt's events.
+
+    With every ``position`` present: ``position.index - min(position.index)`` and
+    ``position.index``. If any is missing (older Chainhook releases): the event's rank in the
+    receipt, and the block-wide index is inferred from the positions given (the rank alone
+    when there is none).
+    """
+    ranked = [(rank, e.position.index) for rank, e in enumerate(events)
+              if e.position is not None]
+    if len(ranked) == len(events):
+        first = min(position for _, position in ranked)
+        return [(position - first, position, e)
+                for (_, position), e in zip(ranked, events, strict=True)]
+    base = max(0, min((position - rank for rank, position in ranked), default=0))
+    return [(rank, base + rank, e) for rank, e in enumerate(events)]
+
+
 def block_record(
     block: Block,
     allow: ContractFilter,
@@ -107,7 +131,7 @@ def block_record(
     height = block.block_identifier.index
     seconds = block.metadata.block_time or block.timestamp
     timestamp = int(seconds) * 1000
-    events: list[tuple[int, ContractEvent]] = []
+    events: list[tuple[tuple[int, int], ContractEvent]] = []
     txs: list[TransactionFeed] = []
     for tx in sorted(block.transactions, key=lambda t: t.metadata.position.index):
         txid = tx.transaction_identifier.hash
@@ -122,8 +146,7 @@ def block_record(
                     blockHeight=height))
         if not meta.success or not meta.receipt.events:
             continue
-        first = min(e.position.index for e in meta.receipt.events)
-        for item in meta.receipt.events:
+        for tx_event_index, block_event_index, item in receipt_indexes(meta.receipt.events):
             if item.type != "SmartContractEvent":
                 continue
             data = item.data
@@ -134,25 +157,25 @@ def block_record(
             if not isinstance(raw, str):
                 if failures is not None:
                     failures.append(DecodeFailure(
-                        txid, item.position.index, contract,
+                        txid, block_event_index, contract,
                         "no raw_value (the predicate must not set decode_clarity_values)"))
                 continue
             try:
                 value = decode_hex_to_json(raw)
             except ClarityDecodeError as exc:
                 if failures is not None:
-                    failures.append(DecodeFailure(txid, item.position.index, contract,
+                    failures.append(DecodeFailure(txid, block_event_index, contract,
                                                   str(exc)))
                 continue
-            events.append((item.position.index, ContractEvent(
-                id=event_id(index_hash, txid, item.position.index - first),
+            events.append(((meta.position.index, tx_event_index), ContractEvent(
+                id=event_id(index_hash, txid, tx_event_index),
                 type=type_names(contract, event_type_from_print(value)),
                 contractId=contract,
                 txId=txid,
                 blockHeight=height,
                 blockHash=block.metadata.stacks_block_hash or index_hash,
                 indexBlockHash=index_hash,
-                eventIndex=item.position.index,
+                eventIndex=block_event_index,
                 timestamp=timestamp,
                 data=value,
                 source="chainhook",
