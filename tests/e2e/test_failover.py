@@ -42,7 +42,9 @@ def _devnet(urls: list[str], log_file: Path, blocks: int, rate: float) -> subpro
         return subprocess.Popen(
             [sys.executable, "-m", "adstack_devnet", "--ingester-url", ",".join(urls),
              "--rate", str(rate), "--blocks", str(blocks), "--events-per-block", "3",
-             "--seed", "5", "--log-file", str(log_file)],
+             "--seed", "5", "--log-file", str(log_file),
+             # One print per transaction: these checks key events by txId.
+             "--shape", "simple"],
             stdout=subprocess.DEVNULL, stderr=err)
 
 
