@@ -5,7 +5,6 @@ autoscaling, disruption budget, secrets, scraping)."""
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from adstack_config import ConfigError
 from adstack_gateway.core import origin_allowed
 from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
-from tests.helpers.deploy import DEPLOY
+from tests.helpers.deploy import DEPLOY, require_tool
 from tests.helpers.kustomize import render
+from tests.helpers.requires import unavailable
 
 pytestmark = pytest.mark.deploy
 
@@ -71,14 +71,12 @@ def test_schema_validation_has_teeth() -> None:
 
 @pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
 def test_offline_render_matches_kubectl_kustomize(path: Path) -> None:
-    """Our renderer agrees with the real kustomize where kubectl is installed."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed (the offline render is checked without it)")
+    """Our renderer agrees with the real kustomize (kubectl's, skipped only off CI)."""
+    kubectl = require_tool("kubectl")
     result = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True,
                             text=True, timeout=60, check=False)
     if result.returncode != 0 and "kustomize" in result.stderr and "unknown" in result.stderr:
-        pytest.skip(f"this kubectl has no kustomize: {result.stderr.strip()}")
+        unavailable(f"this kubectl has no kustomize: {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
     theirs = [d for d in yaml.safe_load_all(result.stdout) if d]
 

@@ -34,6 +34,12 @@ class Target:
     run: Callable[[bytes], object]
     expected: tuple[type[BaseException], ...]
     crashes: dict[str, bytes] = field(default_factory=dict)
+    accepted: int = 0
+    """Inputs the decoder took (returned a value)."""
+    refused: int = 0
+    """Inputs the decoder refused with its own documented error."""
+    crashed: int = 0
+    """Inputs that raised anything else (``crashes`` keeps one input per distinct crash)."""
 
 
 def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
@@ -252,13 +258,17 @@ def fuzz(target: Target, iterations: int, rng: random.Random) -> tuple[int, floa
         try:
             target.run(data)
         except target.expected:
-            pass
+            target.refused += 1
         except RecursionError as exc:
+            target.crashed += 1
             target.crashes.setdefault(f"RecursionError {exc}", data)
         except Exception as exc:
+            target.crashed += 1
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             key = f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno}"
             target.crashes.setdefault(key, data)
+        else:
+            target.accepted += 1
     return iterations, time.perf_counter() - started
 
 

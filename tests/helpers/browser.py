@@ -2,7 +2,8 @@
 
 No browser is ever downloaded: Playwright launches the system binary through
 ``executable_path``. Outside CI a missing browser or Playwright skips the test with the
-reason; with ``CI=true`` it fails instead, so CI cannot pass without running it.
+reason; with ``CI`` set to any truthy value it fails instead (:mod:`tests.helpers.requires`),
+so CI cannot pass without running it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
+from tests.helpers.requires import unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -30,16 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str) -> None:
-    """Skip (developer machine) or fail (CI) because the browser cannot run."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser test must run; .ci/run installs chromium)")
-    pytest.skip(reason)
-
 
 def chromium_path() -> str | None:
     """The system Chromium: ``CHROMIUM_PATH``, else ``chromium`` on PATH, else None."""
@@ -54,11 +45,12 @@ def chromium_context(user_data_dir: Path) -> Iterator[BrowserContext]:
     """A fresh Chromium profile in ``user_data_dir``; skips/fails when unavailable."""
     executable = chromium_path()
     if executable is None:
-        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+        unavailable("Debian's chromium is not installed (apt-get install chromium)",
+                    installed_by=".ci/run installs Debian's chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("playwright for Python is not installed (make install)")
+        unavailable("playwright for Python is not installed", installed_by="make install does")
     assert executable is not None
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

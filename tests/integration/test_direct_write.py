@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import uvicorn
 import websockets
 from starlette.websockets import WebSocket
@@ -100,10 +101,10 @@ async def test_direct_frames_arrive_whole_in_order_one_write_per_iteration() -> 
     async with serve(app) as port:
         async with websockets.connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
             frames = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(5)]
-            try:
+            # Next comes the close frame, nothing else (message 5 was offered after the close).
+            with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
-            except websockets.ConnectionClosed as exc:
-                assert exc.rcvd is not None and exc.rcvd.code == 4000
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
         await asyncio.wait_for(done.wait(), 5)
     assert isinstance(seen["direct"], CountingProtocol)
     assert seen["writes"] == 1

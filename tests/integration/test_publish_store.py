@@ -69,18 +69,6 @@ async def test_stats_count_by_type(redis: aioredis.Redis) -> None:
     assert isinstance(stats["lastUpdated"], int)
 
 
-async def test_expired_history_starts_a_new_epoch(redis: aioredis.Redis) -> None:
-    pub = Publisher(redis)
-    await pub.publish_events([event(1)])
-    store = Store(redis)
-    before = await store.position(C1)
-    await redis.delete(keys.meta(C1), keys.history(C1))  # what the TTL does
-    await pub.publish_events([event(2)])
-    after = await store.position(C1)
-    assert before is not None and after is not None
-    assert after.epoch != before.epoch and after.offset == 1
-
-
 async def test_the_same_id_twice_in_one_batch_is_published_once(
         redis: aioredis.Redis) -> None:
     pub = Publisher(redis)
@@ -88,17 +76,6 @@ async def test_the_same_id_twice_in_one_batch_is_published_once(
     assert (result.published, result.duplicates) == (3, 1)
     assert (await Store(redis).stats(C1))["total"] == 3
     assert (await Store(redis).since(C1, 0)).offsets == [1, 2, 3]
-
-
-async def test_a_new_epoch_of_only_duplicates_keeps_counting_from_zero(
-        redis: aioredis.Redis) -> None:
-    pub = Publisher(redis)
-    await pub.publish_events([event(1)])
-    await redis.delete(keys.meta(C1), keys.history(C1))  # history expired, markers not
-    again = await pub.publish_events([event(1)])
-    assert (again.published, again.duplicates) == (0, 1)
-    fresh = await pub.publish_events([event(2)])
-    assert fresh.offsets == {f"id-{C1[-4:]}-2": 1}
 
 
 async def test_publish_survives_a_flushed_script_cache(redis: aioredis.Redis) -> None:

@@ -16,8 +16,13 @@ def test_decoder_survives_mutated_inputs(name: str, record_property: Any) -> Non
     target = TARGETS[name]()
     count, _seconds = fuzz(target, 3000, random.Random(7))
     record_property(FUZZ, f"{name}|{count}|{len(target.crashes)}")
-    assert count == 3000
     assert target.crashes == {}, f"{name} crashed: {list(target.crashes)}"
+    # Every input reached the decoder, and the mutations explored both sides of it: some
+    # inputs were decoded, some refused with the decoder's own error (a harness that never
+    # calls the decoder, or mutations that only make garbage refused at the first byte, fail).
+    assert target.accepted + target.refused + target.crashed == count == 3000
+    assert target.accepted > 0, f"{name}: no mutated input was ever decoded"
+    assert target.refused > 0, f"{name}: no mutated input was ever refused"
 
 
 def test_fuzzer_reports_a_crash_when_a_decoder_breaks() -> None:

@@ -6,7 +6,6 @@ a password is wrong. Redis runs with ``--requirepass``, so its password is reall
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -96,13 +95,18 @@ async def test_secrets_never_appear_anywhere(log_dir: Path,
                     {"userId": "user-1"}, "x" * 40, algorithm="HS256")}, "refreshed")
                 assert refused["error"]["code"] == "INVALID_TOKEN"
 
-                def snapshot() -> None:
-                    for service in running:
-                        for path in ("/status", "/health", "/health/live", "/metrics"):
-                            with contextlib.suppress(httpx.HTTPError):
-                                seen.append(httpx.get(f"{service.http}{path}", timeout=5).text)
+                statuses: list[int] = []
 
-                snapshot()
+                def snapshot(*services_: services.Service) -> None:
+                    # No error is swallowed: a page that cannot be fetched fails the test
+                    # instead of leaving the scan; error answers (503) are scanned too.
+                    for service in services_:
+                        for path in ("/status", "/health", "/health/live", "/metrics"):
+                            answer = httpx.get(f"{service.http}{path}", timeout=10)
+                            statuses.append(answer.status_code)
+                            seen.append(answer.text)
+
+                snapshot(ingester, gateway)  # `wrong` is not live before its Redis wait ends
                 # Redis goes away: every error path runs (connection errors, retries).
                 hostile(SUITE, "secrets: errors while Redis is down")
                 redis.kill()
@@ -118,7 +122,8 @@ async def test_secrets_never_appear_anywhere(log_dir: Path,
                 # live once its start-up wait for Redis gave up.)
                 wrong.wait_live()
                 assert status_of(f"{wrong.http}/health") == 503, "a wrong password: not ready"
-                snapshot()
+                snapshot(*running)
+                assert 503 in statuses and 200 in statuses, statuses  # failing pages scanned
             seen.append(json.dumps(client.frames))
         finally:
             for service in running:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -116,17 +117,19 @@ def test_mixing_hmac_and_public_key_algorithms_is_a_config_error() -> None:
         TokenVerifier(VerifierConfig(secret=SECRET, algorithms=("none",)))
 
 
+# Claims are built from the clock when the test runs, never at collection (parametrize):
+# a run that starts minutes after collection must still see a token that is not valid yet.
 @pytest.mark.parametrize(("claims", "reason"), [
-    ({"exp": int(time.time()) - 120}, "expired"),
-    ({"nbf": int(time.time()) + 120}, "not_yet_valid"),
-    ({"userId": None}, "missing_claim"),
-    ({"userId": ""}, "missing_claim"),
-    ({"contracts": 5}, "malformed"),
-])
-def test_bad_claims_are_refused_with_their_reason(hs_verifier: TokenVerifier,
-                                                  claims: dict[str, object],
-                                                  reason: str) -> None:
-    assert refused(hs_verifier, hs(**claims)) == reason
+    (lambda now: {"exp": now - 120}, "expired"),
+    (lambda now: {"nbf": now + 120}, "not_yet_valid"),
+    (lambda now: {"userId": None}, "missing_claim"),
+    (lambda now: {"userId": ""}, "missing_claim"),
+    (lambda now: {"contracts": 5}, "malformed"),
+], ids=["expired", "not_yet_valid", "userId_none", "userId_empty", "contracts_int"])
+def test_bad_claims_are_refused_with_their_reason(
+        hs_verifier: TokenVerifier, claims: Callable[[int], dict[str, object]],
+        reason: str) -> None:
+    assert refused(hs_verifier, hs(**claims(int(time.time())))) == reason
 
 
 def test_leeway_accepts_a_just_expired_token(hs_verifier: TokenVerifier) -> None:
