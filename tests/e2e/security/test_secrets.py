@@ -130,3 +130,48 @@ async def test_secrets_never_appear_anywhere(log_dir: Path,
     for text in [*seen, *logs]:
         for secret in [*SECRETS, client_token]:
             assert secret not in text, f"a secret leaked: {secret[:12]}… in {text[:200]!r}"
+
+
+SHORT_PASSWORD = "Qz9"
+"""Under scrub()'s 4-character floor: only structural masking of the URL can hide it."""
+ACL_USER = "ops-Yk4"
+
+
+@pytest.mark.parametrize("form", ["userinfo", "query-password", "query-user-and-password",
+                                  "encoded-query-name"])
+async def test_redis_credentials_in_any_form_stay_off_both_status_pages(
+        log_dir: Path, hostile: Callable[[str, str], None], form: str) -> None:
+    """Issue 18 item 6: ``?password=`` (which redis-py accepts) and short passwords were
+    shown verbatim by both services' /status."""
+    hostile(SUITE, f"secrets: Redis credentials as {form} on /status")
+    with LocalRedis(extra_args=["--requirepass", SHORT_PASSWORD,
+                                "--user", ACL_USER, "on", f">{SHORT_PASSWORD}", "~*", "&*",
+                                "+@all"]
+                    ) as redis:
+        base = f"127.0.0.1:{redis.port}/0"
+        url = {
+            "userinfo": f"redis://{ACL_USER}:{SHORT_PASSWORD}@{base}",
+            "query-password": f"redis://{base}?password={SHORT_PASSWORD}",
+            "query-user-and-password":
+                f"redis://{base}?username={ACL_USER}&password={SHORT_PASSWORD}",
+            "encoded-query-name": f"redis://{base}?%70assword={SHORT_PASSWORD}",
+        }[form]
+        running = (services.ingester(url, log_dir, OBSERVER_TOKEN=OBSERVER_TOKEN),
+                   services.gateway(url, log_dir, JWT_SECRET=JWT_SECRET))
+        for service in running:
+            service.start(wait=False)
+        try:
+            texts = []
+            for service in running:
+                service.wait_healthy()  # the credentials work: Redis is up
+                answer = httpx.get(f"{service.http}/status", timeout=5)
+                assert answer.status_code == 200
+                assert answer.json()["dependencies"]["redis"]["state"] == "up"
+                texts.append(answer.text)
+        finally:
+            for service in running:
+                service.stop()
+    logs = [Path(service.log_path).read_text(errors="replace") for service in running]
+    for text in [*texts, *logs]:
+        assert SHORT_PASSWORD not in text, f"the Redis password leaked in {text[:300]!r}"
+        assert ACL_USER not in text, f"the Redis user name leaked in {text[:300]!r}"
