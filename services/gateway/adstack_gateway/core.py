@@ -39,6 +39,7 @@ from adstack_gateway.protocol import (
     Refresh,
     Subscribe,
     Unsubscribe,
+    bound_request_id,
     parse_command,
     parse_frame,
 )
@@ -262,7 +263,7 @@ class Gateway:
         is being closed instead.
         """
         m.record_command(event)
-        call = _Call(session, request_id)
+        call = _Call(session, bound_request_id(request_id))
         if not self._admit(call):
             return call.reply
         try:
