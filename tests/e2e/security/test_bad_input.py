@@ -486,3 +486,22 @@ async def test_a_websocket_upgrade_to_an_unknown_path_is_refused(
     with pytest.raises(Exception, match=r"403|404"):
         await client.open()
     await listener.still_receives()
+
+
+@pytest.mark.parametrize(("case", "pad", "status"), [
+    ("a normal request head", 100, 200),
+    ("a 20 KB request head", 20 * 1024, 400),
+    ("a 120 KB request head", 120 * 1024, 400),
+])
+async def test_request_heads_over_16_kb_get_400(guarded: services.Service, listener: Listener,
+                                                hostile: Hostile, case: str, pad: int,
+                                                status: int) -> None:
+    """Issue 18 item 11: heads of 20-120 KB were answered 200; SECURITY.md says ~16 KB."""
+    hostile(SUITE, f"HTTP: {case}")
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(f"{guarded.http}/health/live",
+                                headers={"X-Pad": "a" * pad, "X-Forwarded-For": next_ip()})
+    assert answer.status_code == status
+    if status == 400:
+        assert answer.json()["error"]["code"] == "HEAD_TOO_LARGE"
+    await listener.still_receives()
