@@ -124,7 +124,7 @@ def test_status_never_shows_secrets(redis_url: str, log_dir: Path) -> None:
         assert ingester_status.status_code == gateway_status.status_code == 200
         body = ingester_status.json()
         assert body["dependencies"]["redis"]["state"] == "up"
-        assert body["dependencies"]["redis"]["url"].startswith("redis://default:***@")
+        assert body["dependencies"]["redis"]["url"].startswith("redis://***:***@")
         assert body["auth"] == {"observerToken": "set", "observerTokenRequired": False}
         assert SIGNERS_VOTING in body["contracts"]["configured"]
         body = gateway_status.json()

@@ -12,6 +12,7 @@ import pytest
 
 from adstack_bus import Publisher, create_redis
 from adstack_events import ContractEvent
+from adstack_gateway.protocol import ProtocolError
 from adstack_gateway.sse import parse_last_event_id
 from tests.helpers import services
 
@@ -46,9 +47,18 @@ async def read_records(response: httpx.Response, want_events: int,
 
 def test_last_event_id_parsing() -> None:
     assert parse_last_event_id("abc123:42") == {"epoch": "abc123", "offset": 42}
-    assert parse_last_event_id("42") is None
-    assert parse_last_event_id("e:x") is None
+    assert parse_last_event_id("a:b:7") == {"epoch": "a:b", "offset": 7}
     assert parse_last_event_id(None) is None
+    assert parse_last_event_id("") is None
+    # Malformed positions are refused, not ignored (issue 18 item 5: "\u00b2".isdigit()
+    # is True and int() of it raised; 5,000 digits raised too).
+    for bad in ["42", "e:x", ":5", "e:", "e:\u00b2", "e:\u0663", "e:" + "9" * 5000,
+                "e:9007199254740992", "e:-1", "e:+1", "e: 1", "\u00e9:1", "e" * 65 + ":1"]:
+        with pytest.raises(ProtocolError) as info:
+            parse_last_event_id(bad)
+        assert info.value.code == "INVALID_PAYLOAD"
+    assert parse_last_event_id("e:9007199254740991") == {"epoch": "e",
+                                                         "offset": 9007199254740991}
 
 
 async def test_sse_streams_filters_and_resumes_with_last_event_id(

@@ -200,3 +200,68 @@ def test_workers_get_the_deadlines_through_the_environment(
     assert config.http == "adstack_runtime.headtimeout:HeadTimeoutProtocol"
     assert os.environ["ADSTACK_HEAD_TIMEOUT"] == "3"
     assert os.environ["ADSTACK_BODY_TIMEOUT"] == "4.5"
+
+
+async def exchange(port: int, data: bytes, *, pieces: int = 1) -> bytes:
+    """Send ``data`` (in ``pieces`` writes) and read the answer until the server closes or
+    one response is complete."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        step = -(-len(data) // pieces)
+        for start in range(0, len(data), step):
+            writer.write(data[start:start + step])
+            await writer.drain()
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith((b"}", b"0")):
+            chunk = await asyncio.wait_for(reader.read(65536), BOUND)
+            if not chunk:
+                break
+            answer += chunk
+            if answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"/ok"):
+                break
+        return answer
+    finally:
+        writer.close()
+
+
+def head_of(size: int, path: str = "/ok") -> bytes:
+    """A GET head of exactly ``size`` bytes (one padding header)."""
+    base = f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Pad: \r\n\r\n".encode()
+    return base.replace(b"X-Pad: ", b"X-Pad: " + b"a" * (size - len(base)))
+
+
+@pytest.mark.parametrize("size", [16 * 1024 + 1, 20 * 1024, 120 * 1024])
+@pytest.mark.parametrize("pieces", [1, 7])
+async def test_a_head_over_16_kb_gets_400_and_is_closed(port: int, size: int,
+                                                         pieces: int) -> None:
+    """Issue 18 item 11: 20-120 KB heads were answered 200 (h11 bounds only a head still
+    incomplete after a read)."""
+    answer = await exchange(port, head_of(size), pieces=pieces)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body["error"]["code"] == "HEAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize("size", [200, 16 * 1024])
+async def test_a_head_up_to_16_kb_is_served(port: int, size: int) -> None:
+    answer = await exchange(port, head_of(size), pieces=3)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+async def test_a_big_body_sent_with_its_head_is_not_counted_as_head(port: int) -> None:
+    body = b"b" * 100_000
+    answer = await exchange(port, post("/read", len(body)) + body)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"/read 100000")
+
+
+async def test_every_head_of_a_kept_alive_connection_is_bounded(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head_of(1000))
+        first = await asyncio.wait_for(reader.readuntil(b"/ok"), BOUND)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        writer.write(head_of(40 * 1024))
+        second = await asyncio.wait_for(reader.read(), BOUND)  # until closed
+        assert second.startswith(b"HTTP/1.1 400 ") and b"HEAD_TOO_LARGE" in second
+    finally:
+        writer.close()

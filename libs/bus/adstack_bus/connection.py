@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import cast
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from adstack_config import redact_url
 
 
 def create_redis(url: str, *, health_check_interval: float = 5.0,
@@ -43,12 +44,6 @@ def create_redis(url: str, *, health_check_interval: float = 5.0,
 
 
 def redacted_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for logs and /status)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
+    """``url`` with every credential masked (for logs and /status): see
+    :func:`adstack_config.redact_url`."""
+    return redact_url(url)

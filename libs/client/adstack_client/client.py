@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection
 
 from adstack_client.backoff import full_jitter
 from adstack_client.models import Event, RecoveryFailed, Reverted, SubscriptionItem
+from adstack_client.positions import parse_epoch, parse_offset
 from adstack_protocol import close_is_terminal
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ class RequestError(Exception):
 
 
 _END = object()
-
 
 class _Subscription:
     def __init__(self, contract_id: str, event_types: tuple[str, ...] | None) -> None:
@@ -145,7 +145,9 @@ class Client:
             except websockets.ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else None
             except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
-                log.debug("connect to %s failed: %s", url, exc)
+                # (the base URL: the one tried carries the token)
+                log.debug("connect to %s failed: %s", self.urls[(attempt - 1) % len(self.urls)],
+                          exc)
                 code = None
             finally:
                 self._ws = None
@@ -172,33 +174,37 @@ class Client:
     def _dispatch(self, frame: dict[str, Any]) -> None:
         event = frame.get("event")
         data = frame.get("data") or {}
+        if not isinstance(data, dict):
+            return
         request_id = frame.get("requestId")
+        # A position that does not parse strictly never moves the client's own position
+        # (nor raises here, which would end the connection loop).
+        offset = parse_offset(data.get("offset", 0))
+        epoch = parse_epoch(data.get("epoch", ""))
         if event == "event":
             sub = self._subs.get(data.get("contractId", ""))
             if sub is None:
                 return
-            offset, epoch = int(data.get("offset", 0)), str(data.get("epoch", ""))
             if offset and epoch == sub.epoch and offset <= sub.offset:
                 return  # already delivered (overlap at a reconnect seam)
-            if offset:
+            if offset and epoch is not None:
                 sub.offset, sub.epoch = offset, epoch
             sub.queue.put_nowait(Event(data))
         elif event == "event_reverted":
             sub = self._subs.get(data.get("contractId", ""))
             if sub is not None:
-                offset = int(data.get("offset", 0))
-                if offset:
-                    sub.offset, sub.epoch = max(sub.offset, offset), data.get("epoch", sub.epoch)
+                if offset and epoch is not None:
+                    sub.offset, sub.epoch = max(sub.offset, offset), epoch
                 sub.queue.put_nowait(Reverted(sub.contract_id, list(data.get("ids", [])), data))
         elif event == "subscribed" and "contractId" in data:
             sub = self._subs.get(data["contractId"])
             if sub is not None:
                 if data.get("recovered") is False:
-                    sub.queue.put_nowait(RecoveryFailed(sub.contract_id, data.get("epoch", ""),
-                                                        int(data.get("offset", 0))))
-                if data.get("recovered") is False or not sub.epoch:
-                    sub.epoch = str(data.get("epoch", ""))
-                    sub.offset = int(data.get("offset", 0))
+                    sub.queue.put_nowait(RecoveryFailed(sub.contract_id, epoch or "",
+                                                        offset or 0))
+                if ((data.get("recovered") is False or not sub.epoch)
+                        and offset is not None and epoch is not None):
+                    sub.epoch, sub.offset = epoch, offset
         if request_id is not None:
             future = self._pending.pop(str(request_id), None)
             if future is not None and not future.done():
@@ -243,8 +249,10 @@ class Client:
         self._subs[contract_id] = sub
         try:
             reply = await self.request("subscribe", sub.request())
-            if not sub.epoch:
-                sub.epoch, sub.offset = str(reply.get("epoch", "")), int(reply.get("offset", 0))
+            offset = parse_offset(reply.get("offset", 0))
+            epoch = parse_epoch(reply.get("epoch", ""))
+            if not sub.epoch and offset is not None and epoch is not None:
+                sub.epoch, sub.offset = epoch, offset
             while True:
                 item = await sub.queue.get()
                 if item is _END:

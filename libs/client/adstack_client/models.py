@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adstack_client.positions import parse_offset
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -26,7 +28,7 @@ class Event:
 
     @property
     def offset(self) -> int:
-        return int(self.raw.get("offset", 0))
+        return parse_offset(self.raw.get("offset", 0)) or 0
 
     @property
     def epoch(self) -> str:

@@ -7,6 +7,6 @@ settings objects. Errors are collected and reported together, naming every bad k
 
 from adstack_config.env import Env
 from adstack_config.errors import ConfigError
-from adstack_config.redact import REDACTED, presence, scrub
+from adstack_config.redact import REDACTED, presence, redact_url, scrub, url_secrets
 
-__all__ = ["REDACTED", "ConfigError", "Env", "presence", "scrub"]
+__all__ = ["REDACTED", "ConfigError", "Env", "presence", "redact_url", "scrub", "url_secrets"]

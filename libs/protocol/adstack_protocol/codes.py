@@ -105,3 +105,6 @@ class HttpErrorCode(StrEnum):
     BODY_TIMEOUT = "BODY_TIMEOUT"
     """408: the request body was not complete within ``BODY_TIMEOUT`` seconds of its head;
     the connection is closed."""
+    HEAD_TOO_LARGE = "HEAD_TOO_LARGE"
+    """400: the request head (request line and headers) is over 16 KB; the connection is
+    closed."""

@@ -19,6 +19,12 @@ connection is closed; if a response has already gone out, the connection is just
 
 Long responses, long polls and WebSocket sessions have their own limits: neither timer
 runs once the head is in and the body (if any) complete, or after a WebSocket upgrade.
+
+The head's size is bounded too: at most :data:`MAX_HEAD_BYTES` (16 KB) from the request
+line to the blank line, else ``400`` with a coded JSON error (``HEAD_TOO_LARGE``) and the
+connection is closed. h11's own bound (``max_incomplete_event_size``) only applies to a
+head still incomplete after a read, so a 20-120 KB head that arrived in a few reads
+passed and was answered 200.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +55,12 @@ BODY_TIMEOUT_EXTENSION = "adstack.body_timeout"
 ``receive()`` then returned ``http.disconnect`` and the client already has its 408."""
 
 
+MAX_HEAD_BYTES = 16 * 1024
+"""The largest request head (request line, headers, the blank line) accepted."""
+_HEAD_END = re.compile(rb"\n\r?\n")
+"""Where a head ends (h11 accepts a bare LF too)."""
+
+
 def _env_seconds(name: str, default: float) -> float:
     return float(os.environ.get(name, "") or default)
 
@@ -66,6 +79,7 @@ class HeadTimeoutProtocol(H11Protocol):
     :func:`head_timeout_protocol` cannot be pickled), so they read the deadlines from the
     environment the supervisor sets."""
     body_timeout: float = _env_seconds(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT)
+    max_head_bytes: int = MAX_HEAD_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,6 +87,8 @@ class HeadTimeoutProtocol(H11Protocol):
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_cycle: object | None = None
         """The request whose body the body timer is for."""
+        self._head: bytes = b""
+        """The start of a request head not yet complete (at most MAX_HEAD_BYTES)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -82,6 +98,19 @@ class HeadTimeoutProtocol(H11Protocol):
         self._disarm()
         self._disarm_body()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            # Waiting for a head: measure it before h11 parses it.
+            seen = self._head + data
+            end = _HEAD_END.search(seen, max(0, len(self._head) - 3))
+            size = end.end() if end is not None else len(seen)
+            if size > self.max_head_bytes:
+                self._head = b""
+                self._refuse_head(size)
+                return
+            self._head = b"" if end is not None else seen
+        super().data_received(data)
 
     def handle_events(self) -> None:
         super().handle_events()
@@ -172,6 +201,19 @@ class HeadTimeoutProtocol(H11Protocol):
                 self.transport.write(self.conn.send(event) or b"")
         except h11.LocalProtocolError:
             log.debug("could not answer 408", exc_info=True)
+
+    def _refuse_head(self, size: int) -> None:
+        log.info("closed a connection from %s: request head over %d bytes (%d seen)",
+                 self._peer(), self.max_head_bytes, size)
+        self._disarm()
+        body = json.dumps({"error": {
+            "code": HttpErrorCode.HEAD_TOO_LARGE.value,
+            "message": f"request head over {self.max_head_bytes} bytes"}}).encode()
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
+            + body)
+        self.transport.close()
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"

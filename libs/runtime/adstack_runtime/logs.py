@@ -12,14 +12,40 @@ import re
 import sys
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 from adstack_runtime.context import LogContextFilter
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
-_QUERY_SECRET = re.compile(r"([?&](?:token|access_token|api_key|apikey)=)[^&\s\"']+",
-                           re.IGNORECASE)
+_QUERY_PAIR = re.compile(r"([?&;])([^=&;?\s\"'#]*)=([^&;\s\"'#]*)")
+"""One ``name=value`` of a query string: after ``?``, ``&`` or ``;``."""
+_SECRET_NAMES = frozenset({"token", "access_token", "api_key", "apikey", "password",
+                           "jwt", "auth", "authorization"})
+
+
+def _is_secret_name(raw: str) -> bool:
+    """The name as a server decodes it (``%74oken``, ``TOKEN``, ``to+ken``…), one or more
+    percent-decodings deep, compared without case."""
+    name = raw
+    for _ in range(3):
+        decoded = unquote_plus(name)
+        if decoded.strip().lower() in _SECRET_NAMES:
+            return True
+        if decoded == name:
+            return False
+        name = decoded
+    return False
+
+
+def mask_query_secrets(text: str) -> str:
+    """``text`` with the value of every credential query parameter replaced by ``***``,
+    however its name is spelled or encoded, as often as it is repeated."""
+    if "=" not in text:
+        return text
+    return _QUERY_PAIR.sub(
+        lambda m: f"{m[1]}{m[2]}=***" if _is_secret_name(m[2]) else m[0], text)
 
 
 class QuerySecretFilter(logging.Filter):
@@ -27,13 +53,14 @@ class QuerySecretFilter(logging.Filter):
 
     uvicorn logs every WebSocket handshake with its path and query string, and a browser
     can only pass its token there (it cannot set headers on a WebSocket), so without this
-    every client's JWT ended up in the gateway's INFO log.
+    every client's JWT ended up in the gateway's INFO log. The name is matched as the
+    server decodes it: ``?%74oken=`` authenticates like ``?token=`` and is masked like it.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "=" in message:
-            masked = _QUERY_SECRET.sub(r"\1***", message)
+            masked = mask_query_secrets(message)
             if masked != message:
                 record.msg, record.args = masked, None
         return True

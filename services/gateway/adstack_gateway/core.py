@@ -39,6 +39,7 @@ from adstack_gateway.protocol import (
     Refresh,
     Subscribe,
     Unsubscribe,
+    bound_request_id,
     parse_command,
     parse_frame,
 )
@@ -262,7 +263,7 @@ class Gateway:
         is being closed instead.
         """
         m.record_command(event)
-        call = _Call(session, request_id)
+        call = _Call(session, bound_request_id(request_id))
         if not self._admit(call):
             return call.reply
         try:
@@ -301,8 +302,11 @@ class Gateway:
                 f"maximum of {self.settings.max_subscriptions} subscriptions per connection")
         self._allow(call, contract)
         sub = Subscription(cmd.event_types)
-        if cmd.since is not None:
-            sub.buffer = []
+        # The order a client sees: ``subscribed`` (with the offset it starts after), then
+        # only events after that offset. Live messages that arrive while the channel is
+        # subscribed and the position read wait here, and are released (duplicates and
+        # anything at or below the reply's offset dropped by route()) after the reply.
+        sub.buffer = []
         session.subscriptions[contract] = sub
         confirmed = await self.hub.add(session, contract, sub)
         recovered: bool | None = None
@@ -317,6 +321,8 @@ class Gateway:
                 sub.epoch, sub.last_offset = position
         self._reply(call, ServerEvent.SUBSCRIBED,
                     self._subscribed_body(contract, cmd, sub, recovered))
+        if session.subscriptions.get(contract) is not sub:
+            return  # unsubscribed (or the session closed) meanwhile: nothing to release
         if sub.buffer is not None:
             buffered, sub.buffer = sub.buffer, None
             for message in (*replay, *buffered):

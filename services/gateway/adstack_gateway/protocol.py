@@ -7,6 +7,7 @@ A frame is a JSON text ``{"event": "<name>", "data": {…}}`` with an optional `
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -18,6 +19,16 @@ from adstack_protocol import ClientCommand, ErrorCode
 MAX_EVENT_TYPES = 32
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
+MAX_OFFSET = 2**53 - 1
+"""The largest offset a position may name (JavaScript's safe integers: browsers parse it)."""
+MAX_EPOCH_CHARS = 64
+ECHO_MAX_CHARS = 64
+"""Client input echoed in a reply (``requestId``, names in messages) is cut to this."""
+
+_OFFSET_TEXT = re.compile(r"[0-9]{1,16}")
+"""ASCII digits only (``str.isdigit`` also takes ``²`` and other scripts' digits)."""
+_EPOCH_TEXT = re.compile(r"[!-~]{1,64}")
+"""Printable ASCII, no spaces."""
 
 
 def handshake_token(authorization: str, query_token: str | None) -> str | None:
@@ -104,10 +115,7 @@ def parse_frame(text: str | bytes) -> tuple[str, Any, Any]:
         # msgspec gives up on deep nesting (about 1000 levels, a 2 KB frame) with a
         # RecursionError, not a DecodeError (a fuzzer find: it used to end the connection).
         raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "frame is nested too deeply") from None
-    request_id = envelope.requestId
-    if request_id is not None and not isinstance(request_id, str | int):
-        request_id = None
-    return envelope.event, envelope.data, request_id
+    return envelope.event, envelope.data, bound_request_id(envelope.requestId)
 
 
 def _contract(data: dict[str, Any], request_id: Any) -> str:
@@ -148,7 +156,7 @@ def parse_command(event: Any, data: Any, request_id: Any = None) -> Command:
     try:
         name = ClientCommand(event)
     except ValueError:
-        raise ProtocolError(ErrorCode.UNKNOWN_EVENT, f"unknown event {event[:64]!r}",
+        raise ProtocolError(ErrorCode.UNKNOWN_EVENT, f"unknown event {echo(event)!r}",
                             request_id) from None
     body = _data_object(data, request_id)
     if name is ClientCommand.SUBSCRIBE:
@@ -194,7 +202,7 @@ def _event_types(value: Any, request_id: Any) -> frozenset[str] | None:
         normalised = item.strip().lower().replace("-", "_")
         if not is_valid_event_type(normalised):
             raise ProtocolError(ErrorCode.INVALID_PAYLOAD,
-                                f"invalid event type {item[:64]!r}", request_id)
+                                f"invalid event type {echo(item)!r}", request_id)
         types.add(normalised)
     # An empty list means "no filter", as in the original server.
     return frozenset(types) or None
@@ -207,12 +215,55 @@ def _since(value: Any, request_id: Any) -> Since | None:
         raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "since must be {offset, epoch}",
                             request_id)
     offset, epoch = value.get("offset"), value.get("epoch")
-    if (not isinstance(offset, int) or isinstance(offset, bool) or offset < 0
-            or not isinstance(epoch, str) or len(epoch) > 64):
+    if (not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET
+            or not isinstance(epoch, str)
+            or (epoch and _EPOCH_TEXT.fullmatch(epoch) is None)):
         raise ProtocolError(ErrorCode.INVALID_PAYLOAD,
-                            "since must be {offset: non-negative integer, epoch: string}",
-                            request_id)
+                            "since must be {offset: integer 0…2^53-1, epoch: up to "
+                            f"{MAX_EPOCH_CHARS} printable ASCII characters}}", request_id)
     return Since(offset, epoch)
+
+
+def parse_offset(text: str) -> int | None:
+    """A position's offset written as text: 1 to 16 ASCII digits, at most
+    :data:`MAX_OFFSET`; None for anything else (never raises)."""
+    if _OFFSET_TEXT.fullmatch(text) is None:
+        return None
+    offset = int(text)
+    return offset if offset <= MAX_OFFSET else None
+
+
+def parse_position(text: str) -> Since:
+    """``<epoch>:<offset>`` (an SSE ``Last-Event-ID``) as a :class:`Since`.
+
+    Raises:
+        ProtocolError: INVALID_PAYLOAD naming the expected form (the value is not echoed).
+    """
+    epoch, colon, offset_text = text.rpartition(":")
+    offset = parse_offset(offset_text) if colon else None
+    if offset is None or _EPOCH_TEXT.fullmatch(epoch) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_PAYLOAD,
+            f"a position must be <epoch>:<offset>: an epoch of 1-{MAX_EPOCH_CHARS} printable "
+            "ASCII characters, an offset of ASCII digits up to 2^53-1")
+    return Since(offset, epoch)
+
+
+def echo(value: str) -> str:
+    """Client text as it may appear in a reply: at most :data:`ECHO_MAX_CHARS` characters."""
+    return value[:ECHO_MAX_CHARS]
+
+
+def bound_request_id(request_id: Any) -> Any:
+    """The ``requestId`` a reply may echo: a string cut to :data:`ECHO_MAX_CHARS`
+    characters, an integer only while its digits fit in that, anything else dropped."""
+    if isinstance(request_id, bool):
+        return None
+    if isinstance(request_id, str):
+        return request_id[:ECHO_MAX_CHARS]
+    if isinstance(request_id, int):
+        return request_id if -(10**63) < request_id < 10**63 else None
+    return None
 
 
 def _limit(value: Any, request_id: Any) -> int:

@@ -5,6 +5,12 @@ reconnects with ``Last-Event-ID`` (browsers' ``EventSource`` do it by themselves
 exactly after it — or gets ``subscribed`` with ``recovered: false``. The same session core
 as ``/ws`` and Socket.IO runs it, so filtering, limits, auth and slow-client handling are
 identical. Auth: ``Authorization: Bearer`` or ``?token=``.
+
+Refusals are HTTP statuses, so a browser's ``EventSource`` stops instead of retrying: a
+malformed ``Last-Event-ID`` / ``lastEventId`` 400, a bad token 401, a bad origin 403, the
+per-IP cap 429 with ``Retry-After``. A subscribe the session core refuses (invalid or
+forbidden contract, bad ``eventTypes``) answers its ``error`` record with 400 / 403 and
+ends. Whatever happens, the session is closed when the request ends.
 """
 
 from __future__ import annotations
@@ -14,27 +20,63 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import msgspec
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from adstack_gateway.core import Gateway, Refused
-from adstack_gateway.protocol import handshake_token
+from adstack_gateway.protocol import ProtocolError, handshake_token, parse_position
 from adstack_gateway.routing import Outgoing
-from adstack_protocol import CloseCode, close_is_terminal
+from adstack_gateway.session import Session
+from adstack_protocol import CloseCode, ErrorCode, ServerEvent, close_is_terminal
 
 KEEPALIVE_SECONDS = 15.0
+RETRY_AFTER_SECONDS = 5
+"""``Retry-After`` of a 429 (the per-IP cap): about when a connection of the IP may end."""
 _CLOSED = object()
 
 
 def parse_last_event_id(value: str | None) -> dict[str, Any] | None:
-    """``<epoch>:<offset>`` → a ``since`` object; None when absent or malformed."""
-    if not value or ":" not in value:
+    """``<epoch>:<offset>`` → a ``since`` object; None when absent.
+
+    Raises:
+        ProtocolError: INVALID_PAYLOAD when present but malformed (ASCII digits only, an
+            offset up to 2^53-1, an epoch of printable ASCII).
+    """
+    if not value:
         return None
-    epoch, _, offset = value.rpartition(":")
-    if not epoch or not offset.isdigit() or len(epoch) > 64:
-        return None
-    return {"epoch": epoch, "offset": int(offset)}
+    position = parse_position(value)
+    return {"epoch": position.epoch, "offset": position.offset}
+
+
+def _refusal(status: int, code: str | int, message: str,
+             headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                        headers=headers)
+
+
+_SUBSCRIBE_STATUS: dict[str, int] = {ErrorCode.FORBIDDEN: 403, ErrorCode.RATE_LIMITED: 429}
+
+
+class _SessionResponse(StreamingResponse):
+    """A stream whose session is closed when the response ends, however it ends (sent,
+    client gone, cancelled, or an error while streaming)."""
+
+    def __init__(self, gateway: Gateway, session: Session, content: AsyncIterator[bytes],
+                 **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._gateway = gateway
+        self._session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._gateway.close(self._session)
 
 
 def format_sse(message: Outgoing) -> bytes:
@@ -85,11 +127,14 @@ async def sse_endpoint(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     contracts = request.query_params.getlist("contractId")
     if len(contracts) != 1:
-        return JSONResponse({"error": {"code": "INVALID_PAYLOAD",
-                                       "message": "give exactly one contractId"}},
-                            status_code=400)
+        return _refusal(400, ErrorCode.INVALID_PAYLOAD, "give exactly one contractId")
     types_param = request.query_params.get("eventTypes")
     event_types = [t for t in types_param.split(",") if t] if types_param else None
+    try:
+        since = parse_last_event_id(request.headers.get("last-event-id")
+                                    or request.query_params.get("lastEventId"))
+    except ProtocolError as exc:
+        return _refusal(400, exc.code, exc.message)
     client = request.client
     transport = SseTransport()
     try:
@@ -100,40 +145,47 @@ async def sse_endpoint(request: Request) -> Response:
         session = gateway.new_session(claims, transport, remote=client.host if client else "",
                                       kind="sse")
     except Refused as exc:
+        if exc.code == CloseCode.TOO_MANY_CONNECTIONS:
+            return _refusal(429, int(exc.code), exc.reason,
+                            {"Retry-After": str(RETRY_AFTER_SECONDS)})
         status = (401 if exc.code == CloseCode.POLICY_VIOLATION
                   else 403 if close_is_terminal(exc.code) else 503)
-        return JSONResponse({"error": {"code": int(exc.code), "message": exc.reason}},
-                            status_code=status)
-    since = parse_last_event_id(request.headers.get("last-event-id")
-                                or request.query_params.get("lastEventId"))
+        return _refusal(status, int(exc.code), exc.reason)
+    try:
+        gateway.open(session)
+        data: dict[str, Any] = {"contractId": contracts[0], "eventTypes": event_types}
+        if since is not None:
+            data["since"] = since
+        reply = await gateway.handle(session, "subscribe", data, None)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await gateway.close(session)
+        raise
+    if reply is not None and reply.event == ServerEvent.ERROR:
+        # Refused: the error record, then the end (a 4xx, so EventSource does not retry).
+        code = reply.data.get("code") if isinstance(reply.data, dict) else None
+        status = _SUBSCRIBE_STATUS.get(str(code), 400)
+        return Response(format_sse(reply), status_code=status, media_type="text/event-stream",
+                        background=BackgroundTask(gateway.close, session))
 
     async def stream() -> AsyncIterator[bytes]:
-        try:
-            gateway.open(session)
-            data: dict[str, Any] = {"contractId": contracts[0], "eventTypes": event_types}
-            if since is not None:
-                data["since"] = since
-            await gateway.handle(session, "subscribe", data, None)
-            yield b"retry: 1000\n\n"
-            while True:
+        yield b"retry: 1000\n\n"
+        while True:
+            try:
+                item = transport.queue.get_nowait()  # no timer while items wait
+            except asyncio.QueueEmpty:
                 try:
-                    item = transport.queue.get_nowait()  # no timer while items wait
-                except asyncio.QueueEmpty:
-                    try:
-                        item = await asyncio.wait_for(transport.queue.get(),
-                                                      KEEPALIVE_SECONDS)
-                    except TimeoutError:
-                        yield b": keepalive\n\n"
-                        continue
-                if item is _CLOSED:
-                    if transport.close_code is not None:
-                        yield (f"event: closing\ndata: {{\"code\": {transport.close_code}}}"
-                               "\n\n").encode()
-                    return
-                assert isinstance(item, Outgoing)
-                yield format_sse(item)
-        finally:
-            await gateway.close(session)
+                    item = await asyncio.wait_for(transport.queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield b": keepalive\n\n"
+                    continue
+            if item is _CLOSED:
+                if transport.close_code is not None:
+                    yield (f"event: closing\ndata: {{\"code\": {transport.close_code}}}"
+                           "\n\n").encode()
+                return
+            assert isinstance(item, Outgoing)
+            yield format_sse(item)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return _SessionResponse(gateway, session, stream(), media_type="text/event-stream",
+                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

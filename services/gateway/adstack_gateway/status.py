@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import platform
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from adstack_bus import redacted_url
-from adstack_config import presence, scrub
+from adstack_config import presence, redact_url, scrub, url_secrets
 from adstack_gateway.settings import GatewaySettings
 
 
 def secrets_of(settings: GatewaySettings) -> list[str]:
     """Every secret value in the settings (JWT secret, Redis password, JWKS URL)."""
     found = [settings.jwt.secret or "", settings.jwt.jwks_url or ""]
-    parts = urlsplit(settings.redis_url)
-    found.append(parts.password or "")
-    found.extend(parse_qs(parts.query).get("password", []))
+    found.extend(url_secrets(settings.redis_url))
     return [s for s in found if s]
 
 
@@ -54,7 +50,7 @@ def gateway_status(settings: GatewaySettings, *, version: str, pid: int, started
         "startedAt": int(started * 1000),
         "uptime": round(now - started, 3),
         "dependencies": {
-            "redis": {"url": redacted_url(settings.redis_url),
+            "redis": {"url": redact_url(settings.redis_url),
                       "state": "up" if redis_up else "down",
                       "pubsub": "connected" if pubsub_connected else "disconnected"},
         },

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import platform
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from adstack_bus import redacted_url
-from adstack_config import presence, scrub
+from adstack_config import presence, redact_url, scrub, url_secrets
 from adstack_ingester.settings import IngesterSettings
 
 
 def secrets_of(settings: IngesterSettings) -> list[str]:
     """Every secret value in the settings (observer token, Redis password)."""
     found = [settings.observer_token or ""]
-    parts = urlsplit(settings.redis_url)
-    found.append(parts.password or "")
-    found.extend(parse_qs(parts.query).get("password", []))
+    found.extend(url_secrets(settings.redis_url))
     return [s for s in found if s]
 
 
@@ -42,7 +38,7 @@ def ingester_status(settings: IngesterSettings, *, version: str, pid: int, start
         "uptime": round(now - started, 3),
         "leader": leader,
         "dependencies": {
-            "redis": {"url": redacted_url(settings.redis_url),
+            "redis": {"url": redact_url(settings.redis_url),
                       "state": "up" if redis_up else "down"},
             "stacks": {"source": "observer", "lastBlock": last_block},
         },

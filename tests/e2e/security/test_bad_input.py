@@ -102,6 +102,16 @@ NATIVE_ERRORS: list[tuple[str, str, str]] = [
     ("since.epoch of 65 characters",
      frame("subscribe", {"contractId": CAMPAIGN, "since": {"offset": 1, "epoch": "e" * 65}}),
      "INVALID_PAYLOAD"),
+    # issue 18 item 5: positions are bounded (a 5,000-digit offset reached Redis)
+    ("since.offset of 5,000 digits",
+     '{"event": "subscribe", "data": {"contractId": "' + CAMPAIGN
+     + '", "since": {"offset": ' + "9" * 5000 + ', "epoch": "e"}}}', "INVALID_PAYLOAD"),
+    ("since.offset over 2^53-1",
+     frame("subscribe", {"contractId": CAMPAIGN, "since": {"offset": 2**53, "epoch": "e"}}),
+     "INVALID_PAYLOAD"),
+    ("since.epoch not ASCII",
+     frame("subscribe", {"contractId": CAMPAIGN, "since": {"offset": 1, "epoch": "\u00b2"}}),
+     "INVALID_PAYLOAD"),
     ("refresh without a token", frame("refresh", {}), "INVALID_PAYLOAD"),
     ("refresh with a number", frame("refresh", {"token": 42}), "INVALID_PAYLOAD"),
     ("refresh with garbage", frame("refresh", {"token": "garbage"}), "INVALID_TOKEN"),
@@ -151,6 +161,43 @@ async def test_native_bad_frames_get_coded_errors(
         assert 0 < len(error["message"]) <= 200
         assert (await client.request("ping", None, "pong"))["timestamp"] > 0
         assert not client.closed
+    await listener.still_receives()
+
+
+ECHO_CASES: list[tuple[str, str, Any, Any]] = [
+    (transport, *case) for transport in ("ws", "sio-websocket") for case in [
+        ("a 60,000-character requestId", "r" * 60_000, "r" * 64),
+        ("a 64-character requestId", "q" * 64, "q" * 64),
+        ("a 30-digit requestId", 10**30, 10**30),
+    ]] + [
+    # (Socket.IO refuses such a number in its packet check, 4501, before any command.)
+    ("ws", "a 500-digit requestId", 10**500, None),
+]
+
+
+@pytest.mark.parametrize(("transport", "case", "request_id", "echoed"), ECHO_CASES,
+                         ids=[f"{t}: {c}" for t, c, _, _ in ECHO_CASES])
+async def test_error_frames_echo_at_most_64_characters_of_client_input(
+        guarded: services.Service, listener: Listener, hostile: Hostile, transport: str,
+        case: str, request_id: Any, echoed: Any) -> None:
+    """Issue 18 item 12: the requestId was echoed in full (60,000 characters)."""
+    hostile(SUITE, f"{transport}: {case}")
+    async with hostile_client(guarded, transport) as client:
+        await client.wait_for("connected")
+        bad = {"contractId": CAMPAIGN, "limit": "x"}
+        if isinstance(client, WsClient):
+            assert client.ws is not None
+            await client.ws.send('{"event": "getHistory", "data": ' + json.dumps(bad)
+                                 + ', "requestId": ' + json.dumps(request_id) + "}")
+            await client.wait_for("error")
+            got = next(f for f in client.frames if f["event"] == "error").get("requestId")
+        else:
+            assert isinstance(client, SioClient)
+            await client.sio.emit("getHistory", {**bad, "requestId": request_id})
+            got = (await client.wait_for("error"))[0].get("requestId")
+        assert got == echoed
+        assert len(json.dumps(client.frames)) < 5_000
+        assert (await client.request("ping", None, "pong"))["timestamp"] > 0
     await listener.still_receives()
 
 
@@ -442,4 +489,23 @@ async def test_a_websocket_upgrade_to_an_unknown_path_is_refused(
     with pytest.raises(websockets.InvalidStatus) as refused:
         await client.open()
     assert refused.value.response.status_code == 403, refused.value
+    await listener.still_receives()
+
+
+@pytest.mark.parametrize(("case", "pad", "status"), [
+    ("a normal request head", 100, 200),
+    ("a 20 KB request head", 20 * 1024, 400),
+    ("a 120 KB request head", 120 * 1024, 400),
+])
+async def test_request_heads_over_16_kb_get_400(guarded: services.Service, listener: Listener,
+                                                hostile: Hostile, case: str, pad: int,
+                                                status: int) -> None:
+    """Issue 18 item 11: heads of 20-120 KB were answered 200; SECURITY.md says ~16 KB."""
+    hostile(SUITE, f"HTTP: {case}")
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(f"{guarded.http}/health/live",
+                                headers={"X-Pad": "a" * pad, "X-Forwarded-For": next_ip()})
+    assert answer.status_code == status
+    if status == 400:
+        assert answer.json()["error"]["code"] == "HEAD_TOO_LARGE"
     await listener.still_receives()

@@ -32,7 +32,7 @@ def test_status_reports_state_and_limits() -> None:
     body = status(settings())
     assert body["version"] == "1.2.3" and body["uptime"] == 60.5
     assert body["dependencies"] == {"redis": {
-        "url": "redis://app:***@redis.internal:6380/2", "state": "up", "pubsub": "connected"}}
+        "url": "redis://***:***@redis.internal:6380/2", "state": "up", "pubsub": "connected"}}
     assert body["connections"] == {"clients": 3, "subscriptions": 5, "redisChannels": 2}
     limits = body["limits"]
     assert isinstance(limits, dict) and limits["maxSubscriptionsPerClient"] == 7

@@ -30,7 +30,7 @@ def test_status_reports_contracts_limits_and_dependencies() -> None:
     assert body["contracts"] == {"all": False, "configured": [CONTRACT]}
     assert body["limits"]["eventHistoryLimit"] == 250
     assert body["limits"]["bodyTimeoutSeconds"] == 30.0
-    assert body["dependencies"]["redis"] == {"url": "redis://default:***@10.0.0.5:6379/0",
+    assert body["dependencies"]["redis"] == {"url": "redis://***:***@10.0.0.5:6379/0",
                                              "state": "down"}
     assert body["dependencies"]["stacks"]["lastBlock"]["height"] == 16
     assert body["auth"] == {"observerToken": "set", "observerTokenRequired": False}

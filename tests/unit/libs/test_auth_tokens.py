@@ -169,6 +169,29 @@ def test_contracts_claim_limits_subscriptions(hs_verifier: TokenVerifier) -> Non
     assert can_subscribe(hs_verifier.verify(hs()), "anything")
 
 
+def test_contracts_claim_globs_only_with_star(hs_verifier: TokenVerifier) -> None:
+    """Only ``*`` is a wildcard (as documented): ``?`` and ``[a-z]`` are literal characters
+    (issue 18 item 15: fnmatch honoured them, so ``promo-manage?`` allowed promo-manager)."""
+    deployer = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM"
+
+    def allows(pattern: str, contract: str) -> bool:
+        return can_subscribe(hs_verifier.verify(hs(contracts=[pattern])), contract)
+
+    assert not allows(f"{deployer}.promo-manage?", C1)
+    assert not allows(f"{deployer}.[a-z]romo-manager", C1)
+    assert not allows(f"{deployer}.promo-manage[a-z]", C1)
+    assert allows(f"{deployer}.promo-manage?", f"{deployer}.promo-manage?")
+    assert allows(f"{deployer}.[a-z]romo-manager", f"{deployer}.[a-z]romo-manager")
+    assert allows(f"{deployer}.*", C1)
+    assert allows("*", C1)
+    assert allows(f"{deployer}.promo*manager", C1)
+    assert allows(f"{deployer}.promo-manager*", C1)  # * may match nothing
+    assert allows("*.promo-manager", C1)
+    assert not allows(f"{deployer}.promo-*", f"{deployer}.PROMO-manager")  # case-sensitive
+    assert not allows(f"{deployer}.promo", C1)  # whole id, not a prefix
+    assert not allows(f"{deployer}.promo.*", C1)  # . is literal
+
+
 @pytest.mark.parametrize("exp_claim", ["exp_int", "exp_str"])
 def test_expiry_is_read_whatever_type_the_issuer_used(hs_verifier: TokenVerifier,
                                                       exp_claim: str) -> None:

@@ -31,6 +31,12 @@ def logged(message: str, *args: object, json_lines: bool = False) -> str:
     f"/socket.io/?EIO=4&transport=websocket&token={JWT}",
     f"/ws?TOKEN={JWT}&x=1",
     f"/ws?access_token={JWT}",
+    # Issue 18 item 7: the server decodes the name, so these authenticate too.
+    f"/ws?%74oken={JWT}",
+    f"/ws?%74%6F%6B%65%6E={JWT}",
+    f"/ws?ToKeN={JWT}",
+    f"/ws?x=1&%2574oken={JWT}",
+    f"/ws?x=1;token={JWT}",
 ])
 def test_uvicorns_handshake_line_is_masked(path: str, json_lines: bool) -> None:
     # What uvicorn logs for each WebSocket it accepts.
@@ -44,3 +50,9 @@ def test_lines_without_query_secrets_are_untouched() -> None:
     line = logged("block %d %s: %d published", 16, "0xabc", 4)
     assert "block 16 0xabc: 4 published" in line
     assert "token = 5" in logged("token = %d", 5)  # not a query string
+
+
+def test_a_repeated_token_is_masked_every_time() -> None:
+    line = logged('"WebSocket %s"', f"/ws?token={JWT}&token={JWT}x&%54OKEN={JWT}y")
+    assert JWT not in line
+    assert line.count("=***") == 3
