@@ -16,14 +16,17 @@ import time
 
 import msgspec
 
-from adstack_bus import BusUnavailable, ChannelSubscriber, Store, keys
+from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, Store, keys
+from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.metrics import (
     observe_relay_since,
     record_bus_malformed,
     record_delivery,
+    record_resume_gap,
 )
 from adstack_gateway.routing import Outgoing, matches
 from adstack_gateway.session import Flusher, Session, Subscription
+from adstack_protocol import ServerEvent
 
 log = logging.getLogger(__name__)
 
@@ -175,20 +178,45 @@ class Hub:
                 self._route_contract(contract_id, message)
 
     async def _replay_missed(self, contract_id: str) -> None:
-        position = self.positions.get(contract_id)
-        if position is None:
+        """Re-read what the contract's subscribers missed while the link was down.
+
+        Each subscriber whose continuity cannot be proven (:func:`continuity.resume`: the
+        history no longer holds the offset after its last one, or the epoch changed) is
+        told so first — the ``subscribed {recovered: false}`` notice a ``since`` subscribe
+        gets, with the offset the replay starts after — then every retained event follows.
+        """
+        sessions = self._contracts.get(contract_id)
+        if not sessions:
             return
-        epoch, offset = position
-        current = await self.store.position(contract_id)
-        if current is None:
-            return
-        if current.epoch != epoch:
-            # The history was reset (expired, or Redis lost its data): everything in the
-            # new epoch is new to our subscribers.
-            epoch, offset = current.epoch, 0
-        page = await self.store.since(contract_id, offset)
+        position = await self.store.position(contract_id)
+        epoch = None if position is None else position.epoch
+        current = 0 if position is None else position.offset
+        # Buffered subscriptions are in the middle of their own `since` recovery.
+        resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
+        after = min((read_after(sub.epoch, sub.last_offset, epoch, current)
+                     for _session, sub in resuming), default=current)
+        page = HistoryPage(events=[], offsets=[], kinds=[])
+        if epoch is not None and after < current:
+            page = await self.store.since(contract_id, after)
+        if page.offsets:
+            current = max(current, page.offsets[-1])
+        first = page.offsets[0] if page.offsets else None
+        gaps = 0
+        for session, sub in resuming:
+            verdict = resume(sub.epoch, sub.last_offset, epoch, current, first)
+            if verdict.continuous:
+                continue
+            gaps += 1
+            sub.epoch, sub.last_offset = verdict.epoch, verdict.after
+            session.offer(gap_notice(contract_id, sub, verdict.outcome))
+        if gaps:
+            record_resume_gap(gaps)
+            log.warning("bus reconnect: %d subscribers of %s told recovered:false (%s)", gaps,
+                        contract_id, "no history" if epoch is None else
+                        f"epoch {epoch}, history from {first}")
         for data, entry_offset, kind in zip(page.events, page.offsets, page.kinds, strict=True):
-            self._route_contract(contract_id, history_message(data, kind, entry_offset, epoch))
+            self._route_contract(contract_id, history_message(data, kind, entry_offset,
+                                                              epoch or ""))
         if page.offsets:
             log.info("recovered %d missed messages of %s after reconnect", len(page.offsets),
                      contract_id)
@@ -237,6 +265,21 @@ def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Out
     event = "event" if kind == "e" else "event_reverted"
     return Outgoing.from_event_data(event, data, event_type=peek.type, offset=offset,
                                     epoch=peek.epoch or epoch, source=peek.source)
+
+
+def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:
+    """``subscribed {recovered: false}`` for a subscription that resumes after a gap: the
+    same body a ``subscribe`` with ``since`` gets, with the offset the replay starts after.
+    """
+    return Outgoing(ServerEvent.SUBSCRIBED, data={
+        "contractId": contract_id,
+        "eventTypes": sorted(sub.event_types) if sub.event_types else [],
+        "timestamp": int(time.time() * 1000),
+        "epoch": sub.epoch,
+        "offset": sub.last_offset,
+        "recovered": False,
+        "reason": reason,
+    })
 
 
 def route(session: Session, sub: Subscription, message: Outgoing) -> bool:
