@@ -49,6 +49,8 @@ class CuttableProxy:
         self._writers |= {writer, up_writer}
         try:
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            pass  # the proxy stopped
         finally:
             self._writers -= {writer, up_writer}
 

@@ -4,9 +4,10 @@ subscription received, in order.
 A subscription's items are events ``(epoch, offset)`` and gap notices (the gateway's
 ``subscribed {recovered: false, epoch, offset}``: "the events up to this position that you
 did not get are gone; everything after follows"). Walking them, each event must follow the
-previous position by exactly one offset in the same epoch, unless a notice came between;
-and the walk must end at the contract's final position. A jump with no notice before it is
-a silent gap, whatever caused it.
+previous position by exactly one offset in the same epoch, unless a notice came between
+(after a notice, a new epoch may also start at its offset 1: the gateway told the client
+that the history it knew is gone); and the walk must end at the contract's final position.
+A jump with no notice before it is a silent gap, whatever caused it.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ def check(items: list[Item], final: tuple[str, int] | None,
     first event sets it) and compare with ``final``, the contract's position at the end."""
     verdict = Verdict(final=final)
     position = start
+    told = False
     for item in items:
         if item.kind == "gap":
             verdict.notices += 1
             position = (item.epoch, item.offset)
+            told = True
             continue
         if not item.offset:
             continue
@@ -64,7 +67,10 @@ def check(items: list[Item], final: tuple[str, int] | None,
         if item.epoch == epoch and item.offset <= offset:
             verdict.duplicates += 1
             continue
-        if item.epoch != epoch or item.offset != offset + 1:
+        continuous = (item.offset == offset + 1 if item.epoch == epoch
+                      else told and item.offset == 1)
+        told = False
+        if not continuous:
             verdict.silent_gaps += 1
             skipped = item.offset - offset - 1 if item.epoch == epoch else item.offset - 1
             verdict.silently_skipped += skipped
