@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,68 @@ def final_position_or_none(url: str) -> tuple[str, int] | None:
         return final_position(url)
     except (AssertionError, sync_redis.RedisError):
         return None
+
+
+JS_WATCHER = """
+import { AdStackClient } from %(module)s;
+const [url, token, contract] = process.argv.slice(2);
+const out = (o) => console.log(JSON.stringify(o));
+const client = new AdStackClient(url, { token });
+client.on("event", (e) => out({ kind: "event", epoch: e.epoch, offset: e.offset }));
+client.on("recovery", (r) => out({ kind: "recovery", recovered: r.recovered }));
+client.on("subscribed", ({ reply }) => out({ kind: "subscribed", reply }));
+client.connect();
+await client.subscribe(contract);
+out({ kind: "ready" });
+"""
+
+
+async def test_browser_sdk_reports_the_gap_as_a_failed_recovery(
+        clean_redis: str, log_dir: Path, token: str, tmp_path: Path) -> None:
+    """adstack-client.js turns the unasked notice into `recovery {recovered: false}` and
+    takes the replay that follows."""
+    from tests.helpers.jsclient import node_binary
+    from tests.helpers.paths import REPO
+
+    module = REPO / "services/gateway/adstack_gateway/static/adstack-client.js"
+    script = tmp_path / "watch.mjs"
+    script.write_text(JS_WATCHER % {"module": repr(module.as_uri())})
+    redis = create_redis(clean_redis)
+    publisher = Publisher(redis, history_limit=RETAIN)
+    target = urlsplit(clean_redis).port
+    assert target is not None
+    proxy = await CuttableProxy("127.0.0.1", target).start()
+    gw = services.gateway(f"redis://127.0.0.1:{proxy.port}/0", log_dir).start()
+    node = await asyncio.create_subprocess_exec(
+        node_binary(), "--experimental-websocket", "--no-warnings", str(script), gw.ws, token,
+        C1, stdout=asyncio.subprocess.PIPE)
+    lines: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        assert node.stdout is not None
+        async for raw in node.stdout:
+            lines.append(json.loads(raw))
+
+    reader = asyncio.create_task(read())
+    try:
+        await until(lambda: any(line["kind"] == "ready" for line in lines), "the JS client")
+        await publisher.publish_events([make_event(i) for i in range(1, 11)])
+        await until(lambda: sum(line["kind"] == "event" for line in lines) == 10, "10 events")
+        proxy.down()
+        await publisher.publish_events([make_event(i) for i in range(11, 11 + 3 * RETAIN)])
+        proxy.up()
+        last = 10 + 3 * RETAIN
+        await until(lambda: any(line.get("offset") == last for line in lines), "the replay")
+        kinds = [line["kind"] for line in lines]
+        assert kinds.count("recovery") == 1
+        assert lines[kinds.index("recovery")]["recovered"] is False
+        after = [line["offset"] for line in lines[kinds.index("recovery"):]
+                 if line["kind"] == "event"]
+        assert after == list(range(last - RETAIN + 1, last + 1))
+    finally:
+        node.kill()
+        await node.wait()
+        reader.cancel()
+        gw.stop()
+        await proxy.stop()
+        await redis.aclose()

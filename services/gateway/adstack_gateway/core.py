@@ -321,7 +321,7 @@ class Gateway:
         if sub.buffer is not None:
             buffered, sub.buffer = sub.buffer, None
             for message in (*replay, *buffered):
-                if route(session, sub, message):
+                if route(session, sub, message, contract):
                     # Replayed or held back during recovery: a delivery like a live one
                     # (no relay-latency sample: it was not relayed as it was published).
                     m.record_delivery(1, frame=message.event, event_type=message.event_type,

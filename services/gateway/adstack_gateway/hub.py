@@ -46,6 +46,9 @@ class Hub:
         self.positions: dict[str, tuple[str, int]] = {}
         self._held: dict[str, list[Outgoing]] = {}
         """Per contract: live messages held while the bus reconnects (see bus_lost)."""
+        self._losses: dict[str, int] = {}
+        """Per contract: how many times its link was lost (a reposition started before the
+        latest loss is stale)."""
         """Last (epoch, offset) seen live per contract: what a reconnect re-reads after."""
         self.delivered = 0
         self.bad_messages = 0
@@ -90,6 +93,7 @@ class Hub:
             self._channel_contract.pop(channel, None)
             self.positions.pop(contract_id, None)
             self._held.pop(contract_id, None)
+            self._losses.pop(contract_id, None)
             if self.subscriber is not None:
                 await self.subscriber.unsubscribe(channel)
 
@@ -155,39 +159,55 @@ class Hub:
             contract_id = self._channel_contract.get(channel)
             if contract_id is not None:
                 self._held.setdefault(contract_id, [])
+                self._losses[contract_id] = self._losses.get(contract_id, 0) + 1
 
     async def reposition(self, channels: frozenset[str]) -> None:
         """After a bus reconnect: re-read from history what each channel missed, in order,
-        then release the live messages held meanwhile."""
+        then release the live messages held meanwhile.
+
+        If the link drops again before a contract is done, its re-read is abandoned and its
+        messages stay held: the next reconnect's reposition takes over (two re-reads of one
+        contract never interleave).
+        """
         for channel in channels:
             contract_id = self._channel_contract.get(channel)
             if contract_id is None:
                 continue
+            losses = self._losses.get(contract_id, 0)
+            done = False
             for attempt in range(20):
+                if self._losses.get(contract_id, 0) != losses:
+                    break
                 try:
-                    await self._replay_missed(contract_id)
+                    done = await self._replay_missed(contract_id, losses)
                     break
                 except BusUnavailable:
                     # Redis may answer pub/sub before it answers reads: keep holding.
                     await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
             else:
-                log.warning("could not re-read history of %s after reconnect; clients of it "
-                            "may have missed events", contract_id)
+                done = True
+                log.warning("could not re-read history of %s after reconnect; its "
+                            "subscribers are told of the gap when live messages resume",
+                            contract_id)
+            if not done or self._losses.get(contract_id, 0) != losses:
+                continue  # lost again meanwhile: the next reposition re-reads it
             held = self._held.pop(contract_id, [])
             for message in held:
                 self._route_contract(contract_id, message)
 
-    async def _replay_missed(self, contract_id: str) -> None:
+    async def _replay_missed(self, contract_id: str, losses: int) -> bool:
         """Re-read what the contract's subscribers missed while the link was down.
 
         Each subscriber whose continuity cannot be proven (:func:`continuity.resume`: the
         history no longer holds the offset after its last one, or the epoch changed) is
         told so first — the ``subscribed {recovered: false}`` notice a ``since`` subscribe
         gets, with the offset the replay starts after — then every retained event follows.
+
+        Returns False, having changed nothing, if the link was lost again meanwhile.
         """
         sessions = self._contracts.get(contract_id)
         if not sessions:
-            return
+            return True
         position = await self.store.position(contract_id)
         epoch = None if position is None else position.epoch
         current = 0 if position is None else position.offset
@@ -198,6 +218,10 @@ class Hub:
         page = HistoryPage(events=[], offsets=[], kinds=[])
         if epoch is not None and after < current:
             page = await self.store.since(contract_id, after)
+        if self._losses.get(contract_id, 0) != losses:
+            return False
+        sessions = self._contracts.get(contract_id, {})
+        resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
         if page.offsets:
             current = max(current, page.offsets[-1])
         first = page.offsets[0] if page.offsets else None
@@ -220,13 +244,14 @@ class Hub:
         if page.offsets:
             log.info("recovered %d missed messages of %s after reconnect", len(page.offsets),
                      contract_id)
+        return True
 
     def _route_contract(self, contract_id: str, message: Outgoing) -> None:
         if message.offset:
             self.positions[contract_id] = (message.epoch, message.offset)
         count = 0
         for session, sub in self._contracts.get(contract_id, {}).items():
-            if route(session, sub, message):
+            if route(session, sub, message, contract_id):
                 count += 1
         self._count(message, count)
 
@@ -282,7 +307,7 @@ def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:
     })
 
 
-def route(session: Session, sub: Subscription, message: Outgoing) -> bool:
+def route(session: Session, sub: Subscription, message: Outgoing, contract_id: str) -> bool:
     """Offer ``message`` to one subscription: buffer while recovering, drop duplicates.
 
     Returns True if it was offered to the session now.
@@ -293,6 +318,12 @@ def route(session: Session, sub: Subscription, message: Outgoing) -> bool:
     if message.offset:
         if message.epoch == sub.epoch and message.offset <= sub.last_offset:
             return False
+        if sub.epoch and (message.offset != sub.last_offset + 1 or message.epoch != sub.epoch):
+            # Never a silent jump: whatever let offsets go missing (a history re-read that
+            # failed, an unconfirmed channel), the subscriber hears of it before the event.
+            sub.epoch, sub.last_offset = message.epoch, message.offset - 1
+            session.offer(gap_notice(contract_id, sub, "gap"))
+            record_resume_gap(1)
         sub.last_offset = message.offset
         sub.epoch = message.epoch
     if message.event != "event" or matches(sub.event_types, message.event_type):
