@@ -95,6 +95,9 @@ fuzz: install  ## mutation-fuzz every untrusted-input decoder: make fuzz N=10000
 chaos: install  ## kill/pause/cut every part of a live system; report loss, duplicates, recovery
 	$(BIN)/python -m tests.chaos.run --json /tmp/adstack-chaos.json $(CHAOS_ARGS)
 
+chaos-smoke: install  ## under a minute: the gap scenarios only (bus link cut, Redis restart empty)
+	$(BIN)/python -m tests.chaos.run --smoke --json /tmp/adstack-chaos-smoke.json
+
 .PHONY: security
 security: install  ## bad-input catalogue, attack suite and fuzz smoke only; prints their figures
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/e2e/security tests/unit/test_fuzz_smoke.py

@@ -14,6 +14,8 @@ class CuttableProxy:
         self.server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.refusing = False
+        """While True (see :meth:`down`), new connections are closed at once."""
 
     async def start(self) -> CuttableProxy:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -36,6 +38,9 @@ class CuttableProxy:
                 writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -44,6 +49,8 @@ class CuttableProxy:
         self._writers |= {writer, up_writer}
         try:
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            pass  # the proxy stopped
         finally:
             self._writers -= {writer, up_writer}
 
@@ -57,6 +64,15 @@ class CuttableProxy:
                 cut += 1
         self._writers.clear()
         return cut
+
+    def down(self) -> int:
+        """Cut every connection and refuse new ones until :meth:`up` (a link that stays
+        down, e.g. a network partition between a gateway and Redis)."""
+        self.refusing = True
+        return self.cut()
+
+    def up(self) -> None:
+        self.refusing = False
 
     async def stop(self) -> None:
         self.cut()

@@ -15,7 +15,15 @@ received of them, how many are missing or duplicated, and the recovery time: the
 silence any client saw after the injection (the outage as a client experiences it). Ground
 truth is the devnet's log of every print it had acknowledged by an ingester.
 
+Then the gap scenarios (``--scenarios gaps``, a second system whose Redis has no
+persistence, at 500 events/s): gateway A's link to Redis cut for longer than the history
+covers (``--cut``, ``--retain`` = ``HISTORY_RETAIN``), then Redis killed and restarted
+empty. Their verdict: every client either has every event or was told of its gap
+(:mod:`tests.chaos.verdict`). ``--smoke`` (``make chaos-smoke``) runs only these, short.
+
     python -m tests.chaos.run [--rate 8] [--settle 6] [--lease-ms 2000] [--json results.json]
+    python -m tests.chaos.run --scenarios gaps [--gap-rate 500] [--retain 1000] [--cut 15]
+    python -m tests.chaos.run --smoke
 
 Recovery after losing the leader is the lease running out plus the sender's retry delay:
 the devnet, like a stacks-node, backs off between rounds of failed POSTs (100 ms doubling,
@@ -40,10 +48,12 @@ from typing import Any
 
 import httpx
 
-from adstack_client import Event, connect
+from adstack_bus import keys
+from adstack_client import Event, RecoveryFailed, connect
 from adstack_devnet import DEFAULT_CONTRACTS
 from adstack_localredis import LocalRedis, free_port
 from tests.chaos.proxy import CuttableProxy
+from tests.chaos.verdict import Item, check
 from tests.helpers.services import TEST_SECRET, Service, base_env
 
 CONTRACTS = list(DEFAULT_CONTRACTS.values())
@@ -70,6 +80,8 @@ class ClientLog:
     received: list[Received] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     connections: int = 0
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    """Per contract, in order: its events and the gap notices (``recovered: false``)."""
 
 
 @dataclass
@@ -87,6 +99,7 @@ class Chaos:
         self.lease_ms = lease_ms
         self.settle = settle
         self.redis = LocalRedis(extra_args=["--appendonly", "yes", "--appendfsync", "always"])
+        self.events_per_block = 5
         self.ingesters: list[Service] = []
         self.gateways: list[Service] = []
         self.devnet: Any = None
@@ -135,7 +148,8 @@ class Chaos:
         urls = ",".join(i.http for i in self.ingesters)
         self.devnet = subprocess.Popen(
             [sys.executable, "-m", "adstack_devnet", "--ingester-url", urls,
-             "--rate", str(self.rate), "--events-per-block", "5", "--seed", "11",
+             "--rate", str(self.rate), "--events-per-block", str(self.events_per_block),
+             "--seed", "11",
              "--log-file", str(self.devnet_log)],
             env=base_env(self.redis.url), stdout=subprocess.DEVNULL,
             stderr=open(self.work / "devnet.stderr", "wb"))  # noqa: SIM115
@@ -174,8 +188,13 @@ class Chaos:
                         log.received.append(Received(
                             (item.raw["txId"], int(item.raw["eventIndex"])), time.time(),
                             item.raw.get("publishedAt", 0) / 1000))
+                        log.items.setdefault(item.contract_id, []).append(
+                            Item("event", item.epoch, item.offset))
                     else:
                         log.notices.append(type(item).__name__)
+                        if isinstance(item, RecoveryFailed):
+                            log.items.setdefault(item.contract_id, []).append(
+                                Item("gap", item.epoch, item.offset))
             finally:
                 log.connections = client.connections
                 for task in pumps:
@@ -324,8 +343,195 @@ def print_report(result: dict[str, Any]) -> bool:
     return ok
 
 
-async def main_async(args: argparse.Namespace) -> int:
-    work = Path(tempfile.mkdtemp(prefix="adstack-chaos-"))
+class GapChaos(Chaos):
+    """Issue 18's data-loss scenarios, at a high event rate on a Redis without persistence:
+    gateway A's link to Redis (pub/sub and reads) goes through a proxy and is cut for longer
+    than the history covers; then Redis is killed and restarts empty (a new epoch).
+
+    Verdict: every client either has every event or was told of its gap (see
+    :mod:`tests.chaos.verdict`), for every contract; events lost are counted too.
+    """
+
+    def __init__(self, work: Path, events_per_second: float, settle: float, retain: int,
+                 cut: float) -> None:
+        super().__init__(work, events_per_second / 10, settle)
+        self.events_per_block = 10
+        self.events_per_second = events_per_second
+        self.redis = LocalRedis()  # no persistence: a restart comes back empty
+        self.retain = retain
+        self.cut_seconds = cut
+        self.bus_proxy: CuttableProxy | None = None
+        self.cut_took = 0.0
+
+    async def start_gap_system(self) -> None:
+        self.redis.start()
+        self.bus_proxy = await CuttableProxy("127.0.0.1", self.redis.port).start()
+        logs = self.work / "logs"
+        logs.mkdir(exist_ok=True)
+        env = base_env(self.redis.url, LOG_LEVEL="WARNING", JWT_SECRET=TEST_SECRET,
+                       LEADER_LEASE_MS=str(self.lease_ms), HISTORY_RETAIN=str(self.retain),
+                       **{var: c for var, c in DEFAULT_CONTRACTS.items()})
+        for i in range(2):
+            port = free_port()
+            self.ingesters.append(Service(
+                "adstack_ingester", port,
+                {**env, "INGESTER_PORT": str(port), "INGESTER_ID": f"ingester-{i}"}, logs))
+        proxied = f"redis://127.0.0.1:{self.bus_proxy.port}/0"
+        for url in (proxied, self.redis.url):
+            port = free_port()
+            self.gateways.append(Service("adstack_gateway", port,
+                                         {**env, "PORT": str(port), "REDIS_URL": url}, logs))
+        for service in (*self.ingesters, *self.gateways):
+            service.start(wait=False)
+        for service in (*self.ingesters, *self.gateways):
+            # The proxy runs on this loop: wait in a thread.
+            await asyncio.to_thread(service.wait_live)
+        for gateway in self.gateways:
+            await asyncio.to_thread(gateway.wait_healthy)
+
+    async def start_clients(self) -> None:
+        a, b = self.gateways[0].ws, self.gateways[1].ws
+        for name, urls in [("a-1", [a]), ("a-2", [a]), ("b-1", [b])]:
+            log = ClientLog(name)
+            self.clients.append(log)
+            self._tasks.append(asyncio.create_task(self.client(log, urls)))
+        await asyncio.sleep(2.0)
+
+    async def run_faults(self) -> None:
+        async def cut_link() -> None:
+            assert self.bus_proxy is not None
+            self.injected()
+            start = await asyncio.to_thread(self.positions)
+            self.bus_proxy.down()
+            await asyncio.sleep(self.cut_seconds)
+            # Longer than the history, whatever rate this machine sustains: keep it down
+            # until every contract published more than the history keeps (at most 60 s).
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                now = await asyncio.to_thread(self.positions)
+                if all(c in now and now[c][0] == e and now[c][1] - o > self.retain
+                       for c, (e, o) in start.items()):
+                    break
+                await asyncio.sleep(0.25)
+            self.bus_proxy.up()
+            self.cut_took = time.time() - self.faults[-1].started
+
+        async def restart_redis_empty() -> None:
+            self.injected()
+            self.redis.kill()
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self.redis.start)
+
+        rate = f"{self.events_per_second:g} events/s"
+        await self.fault(f"bus link of gateway A cut longer than the history at {rate}",
+                         cut_link)
+        await self.fault(f"Redis restart empty at {rate}", restart_redis_empty)
+
+    def positions(self) -> dict[str, tuple[str, int]]:
+        import redis as sync_redis
+
+        r = sync_redis.Redis.from_url(self.redis.url)
+        try:
+            out = {}
+            for contract in CONTRACTS:
+                values: Any = r.hmget(keys.meta(contract), "epoch", "offset")
+                epoch, offset = values
+                if epoch is not None:
+                    out[contract] = (epoch.decode(), int(offset))
+            return out
+        finally:
+            r.close()
+
+    def caught_up(self, final: dict[str, tuple[str, int]]) -> bool:
+        return all(check(log.items.get(c, []), pos).reached == pos
+                   for log in self.clients for c, pos in final.items())
+
+    def gap_report(self) -> dict[str, Any]:
+        posted = self.posted()
+        final = self.positions()
+        windows = [(f, f.started, (self.faults[i + 1].started if i + 1 < len(self.faults)
+                                   else float("inf")))
+                   for i, f in enumerate(self.faults)]
+        rows = []
+        for fault, start, end in windows:
+            in_window = {k for k, t in posted if start <= t < end}
+            row: dict[str, Any] = {"fault": fault.name, "published": len(in_window),
+                                   "clients": {}}
+            for log in self.clients:
+                got = {r.key for r in log.received}
+                row["clients"][log.name] = {"lost": len(in_window - got)}
+            rows.append(row)
+        clients: dict[str, Any] = {}
+        for log in self.clients:
+            got_keys = [r.key for r in log.received]
+            verdicts = {c: check(log.items.get(c, []), pos) for c, pos in final.items()}
+            clients[log.name] = {
+                "received": len(got_keys),
+                "lost": len({k for k, _ in posted} - set(got_keys)),
+                "notices": sum(v.notices for v in verdicts.values()),
+                "silent_gaps": sum(v.silent_gaps for v in verdicts.values()),
+                "silently_skipped": sum(v.silently_skipped for v in verdicts.values()),
+                "duplicated": sum(v.duplicates for v in verdicts.values()),
+                "caught_up": all(v.reached == v.final for v in verdicts.values()),
+                "jumps": [j for v in verdicts.values() for j in v.jumps][:5],
+                "ok": all(v.ok for v in verdicts.values()),
+            }
+        span = (max(t for _, t in posted) - min(t for _, t in posted)) if posted else 0.0
+        return {"faults": rows, "clients": clients, "published": len(posted),
+                "events_per_second": round(len(posted) / span) if span else 0,
+                "history_retain": self.retain, "cut_seconds": round(self.cut_took, 1)}
+
+
+def print_gap_report(result: dict[str, Any]) -> bool:
+    names = list(result["clients"])
+    print(f"\nGap scenarios: HISTORY_RETAIN={result['history_retain']}, link cut "
+          f"{result['cut_seconds']} s, {result['published']} events published at "
+          f"~{result['events_per_second']}/s over 5 contracts; "
+          f"clients {', '.join(names)} (a-*: gateway A, whose link is cut; b-*: gateway B)")
+    print("\n| fault | published | lost per client |")
+    print("|---|---|---|")
+    for row in result["faults"]:
+        lost = "/".join(str(c["lost"]) for c in row["clients"].values())
+        print(f"| {row['fault']} | {row['published']} | {lost} |")
+    print("\n| client | received | lost | gap notices | silent gaps (offsets skipped) | "
+          "caught up |")
+    print("|---|---|---|---|---|---|")
+    ok = True
+    for name, c in result["clients"].items():
+        print(f"| {name} | {c['received']} | {c['lost']} | {c['notices']} | "
+              f"{c['silent_gaps']} ({c['silently_skipped']}) | {c['caught_up']} |")
+        if c["jumps"]:
+            print(f"    silent jumps: {', '.join(c['jumps'])}")
+        ok = ok and c["ok"]
+    print("\nRESULT:", "PASS (every client has every event or was told of its gap)" if ok
+          else "FAIL (a client missed events without being told, or did not catch up)")
+    return ok
+
+
+async def run_gaps(args: argparse.Namespace, work: Path) -> tuple[bool, dict[str, Any]]:
+    chaos = GapChaos(work, args.gap_rate, args.gap_settle, args.retain, args.cut)
+    try:
+        await chaos.start_gap_system()
+        await chaos.start_clients()
+        chaos.start_devnet()
+        await asyncio.sleep(args.gap_settle)
+        await chaos.run_faults()
+        chaos.stop_devnet()
+        final = chaos.positions()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not chaos.caught_up(final):
+            await asyncio.sleep(0.5)
+        chaos._stop.set()
+        await asyncio.wait(chaos._tasks, timeout=10)
+        result = chaos.gap_report()
+    finally:
+        if chaos.bus_proxy is not None:
+            await chaos.bus_proxy.stop()
+        chaos.stop_all()
+    return print_gap_report(result), result
+
+
+async def run_classic(args: argparse.Namespace, work: Path) -> tuple[bool, dict[str, Any]]:
     chaos = Chaos(work, args.rate, args.settle, args.lease_ms)
     try:
         chaos.start_system()
@@ -348,10 +554,28 @@ async def main_async(args: argparse.Namespace) -> int:
         if chaos.proxy is not None:
             await chaos.proxy.stop()
         chaos.stop_all()
-    ok = print_report(result)
+    return print_report(result), result
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    if args.smoke:
+        # Short enough for CI (< 60 s): a small history so a 3 s cut outruns it.
+        args.scenarios = "gaps"
+        args.retain, args.cut, args.gap_settle = min(args.retain, 100), 1.0, 4.0
+    ok = True
+    results: dict[str, Any] = {}
+    for scenario in args.scenarios.split(","):
+        work = Path(tempfile.mkdtemp(prefix=f"adstack-chaos-{scenario}-"))
+        if scenario == "faults":
+            passed, results["faults"] = await run_classic(args, work)
+        elif scenario == "gaps":
+            passed, results["gaps"] = await run_gaps(args, work)
+        else:
+            raise SystemExit(f"unknown scenario {scenario!r} (faults, gaps)")
+        print(f"logs: {work}")
+        ok = ok and passed
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    print(f"logs: {work}")
+        Path(args.json).write_text(json.dumps(results, indent=2))
     return 0 if ok else 1
 
 
@@ -363,6 +587,24 @@ def main() -> None:
     parser.add_argument("--lease-ms", type=int, default=2000,
                         help="the ingesters' LEADER_LEASE_MS (default 2000, as in production)")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--scenarios", default="faults,gaps",
+                        help="comma-separated: faults (kills, pauses, cuts; AOF Redis), gaps "
+                        "(bus link cut longer than the history, Redis restart empty)")
+    parser.add_argument("--gap-rate", type=float, default=500.0,
+                        help="events per second during the gap scenarios (default 500)")
+    parser.add_argument("--retain", type=int, default=1000,
+                        help="HISTORY_RETAIN in the gap scenarios (default 1000, as in "
+                        "production)")
+    parser.add_argument("--cut", type=float, default=12.0,
+                        help="seconds gateway A's bus link stays cut at least (default 12: "
+                        "1,200 events per contract at 500/s over 5 contracts, more than 1,000 "
+                        "retained); it stays cut until every contract published more than "
+                        "--retain events since")
+    parser.add_argument("--gap-settle", type=float, default=6.0,
+                        help="seconds after each gap fault")
+    parser.add_argument("--smoke", action="store_true",
+                        help="only the gap scenarios, short (HISTORY_RETAIN=100, 3 s cut): "
+                        "under a minute, for CI")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(asyncio.run(main_async(args)))

@@ -50,10 +50,13 @@ class Reverted:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryFailed:
-    """After a reconnect the gateway could not replay everything missed.
+    """The gateway could not prove that nothing was missed (``recovered: false``).
 
-    Events between the last one you received and ``offset`` may be missing: refetch
-    state (e.g. ``Client.history``) before trusting incremental updates again.
+    Yielded after a reconnect whose ``since`` the history no longer covers, and when the
+    gateway's own link to Redis came back after a gap (or Redis restarted empty). Events of
+    ``epoch`` up to ``offset`` that you did not receive are gone; every event the history
+    still holds after ``offset`` follows, in order, without you asking. Rebuild any state
+    that depended on the missing ones before trusting incremental updates again.
     """
 
     contract_id: str

@@ -19,9 +19,10 @@ from typing import Any
 import msgspec
 
 from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
-from adstack_bus import BusUnavailable, Store
+from adstack_bus import BusUnavailable, HistoryPage, Store
 from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
+from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.hub import Hub, history_message, route
 from adstack_gateway.limits import (
     CommandLimiter,
@@ -326,7 +327,7 @@ class Gateway:
         if sub.buffer is not None:
             buffered, sub.buffer = sub.buffer, None
             for message in (*replay, *buffered):
-                if route(session, sub, message):
+                if route(session, sub, message, contract):
                     # Replayed or held back during recovery: a delivery like a live one
                     # (no relay-latency sample: it was not relayed as it was published).
                     m.record_delivery(1, frame=message.event, event_type=message.event_type,
@@ -348,33 +349,30 @@ class Gateway:
         """
         since = cmd.since
         assert since is not None, "only called for a subscribe with since"
-        unconfirmed = "not_confirmed"
         try:
             position = await self.store.position(contract)
-            if position is None:
-                # No history at all: nothing was published in this epoch we can replay.
-                sub.epoch, sub.last_offset = since.epoch, since.offset
-                if since.offset != 0:
-                    return "history_gap", []
-                return ("recovered" if confirmed else unconfirmed), []
-            sub.epoch = position.epoch
-            if position.epoch != since.epoch or since.offset > position.offset:
-                sub.last_offset = position.offset
-                return ("epoch_changed" if position.epoch != since.epoch else "ahead"), []
-            sub.last_offset = since.offset
-            if since.offset == position.offset:
-                return ("recovered" if confirmed else unconfirmed), []
-            page = await self.store.since(contract, since.offset)
+            epoch = None if position is None else position.epoch
+            current = 0 if position is None else position.offset
+            after = read_after(since.epoch, since.offset, epoch, current)
+            page = HistoryPage(events=[], offsets=[], kinds=[])
+            if epoch is not None and after < current:
+                page = await self.store.since(contract, after)
         except BusUnavailable:
             return "unavailable", []
-        if not page.offsets or page.offsets[0] != since.offset + 1:
-            # History no longer covers the gap: never a silent partial replay.
-            sub.last_offset = position.offset
-            return "history_gap", []
-        replay = [history_message(data, kind, offset, position.epoch)
+        if page.offsets:
+            current = max(current, page.offsets[-1])
+        # One rule for this path and the hub's bus reconnect (continuity.resume): all of
+        # the gap, or recovered: false and every event the history still holds after it.
+        verdict = resume(since.epoch, since.offset, epoch, current,
+                         page.offsets[0] if page.offsets else None)
+        sub.epoch, sub.last_offset = verdict.epoch, verdict.after
+        replay = [history_message(data, kind, offset, verdict.epoch)
                   for data, offset, kind in zip(page.events, page.offsets, page.kinds,
-                                                strict=True)]
-        return ("recovered" if confirmed else unconfirmed), replay
+                                                strict=True)
+                  if offset > verdict.after]
+        if not verdict.continuous:
+            return verdict.outcome, replay
+        return ("recovered" if confirmed else "not_confirmed"), replay
 
     def _subscribed_body(self, contract: str, cmd: Subscribe, sub: Subscription,
                          recovered: bool | None) -> dict[str, Any]:

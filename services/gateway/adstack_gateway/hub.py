@@ -16,14 +16,17 @@ import time
 
 import msgspec
 
-from adstack_bus import BusUnavailable, ChannelSubscriber, Store, keys
+from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, Store, keys
+from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.metrics import (
     observe_relay_since,
     record_bus_malformed,
     record_delivery,
+    record_resume_gap,
 )
 from adstack_gateway.routing import Outgoing, matches
 from adstack_gateway.session import Flusher, Session, Subscription
+from adstack_protocol import ServerEvent
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,9 @@ class Hub:
         self.positions: dict[str, tuple[str, int]] = {}
         self._held: dict[str, list[Outgoing]] = {}
         """Per contract: live messages held while the bus reconnects (see bus_lost)."""
+        self._losses: dict[str, int] = {}
+        """Per contract: how many times its link was lost (a reposition started before the
+        latest loss is stale)."""
         """Last (epoch, offset) seen live per contract: what a reconnect re-reads after."""
         self.delivered = 0
         self.bad_messages = 0
@@ -87,6 +93,7 @@ class Hub:
             self._channel_contract.pop(channel, None)
             self.positions.pop(contract_id, None)
             self._held.pop(contract_id, None)
+            self._losses.pop(contract_id, None)
             if self.subscriber is not None:
                 await self.subscriber.unsubscribe(channel)
 
@@ -152,53 +159,99 @@ class Hub:
             contract_id = self._channel_contract.get(channel)
             if contract_id is not None:
                 self._held.setdefault(contract_id, [])
+                self._losses[contract_id] = self._losses.get(contract_id, 0) + 1
 
     async def reposition(self, channels: frozenset[str]) -> None:
         """After a bus reconnect: re-read from history what each channel missed, in order,
-        then release the live messages held meanwhile."""
+        then release the live messages held meanwhile.
+
+        If the link drops again before a contract is done, its re-read is abandoned and its
+        messages stay held: the next reconnect's reposition takes over (two re-reads of one
+        contract never interleave).
+        """
         for channel in channels:
             contract_id = self._channel_contract.get(channel)
             if contract_id is None:
                 continue
+            losses = self._losses.get(contract_id, 0)
+            done = False
             for attempt in range(20):
+                if self._losses.get(contract_id, 0) != losses:
+                    break
                 try:
-                    await self._replay_missed(contract_id)
+                    done = await self._replay_missed(contract_id, losses)
                     break
                 except BusUnavailable:
                     # Redis may answer pub/sub before it answers reads: keep holding.
                     await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
             else:
-                log.warning("could not re-read history of %s after reconnect; clients of it "
-                            "may have missed events", contract_id)
+                done = True
+                log.warning("could not re-read history of %s after reconnect; its "
+                            "subscribers are told of the gap when live messages resume",
+                            contract_id)
+            if not done or self._losses.get(contract_id, 0) != losses:
+                continue  # lost again meanwhile: the next reposition re-reads it
             held = self._held.pop(contract_id, [])
             for message in held:
                 self._route_contract(contract_id, message)
 
-    async def _replay_missed(self, contract_id: str) -> None:
-        position = self.positions.get(contract_id)
-        if position is None:
-            return
-        epoch, offset = position
-        current = await self.store.position(contract_id)
-        if current is None:
-            return
-        if current.epoch != epoch:
-            # The history was reset (expired, or Redis lost its data): everything in the
-            # new epoch is new to our subscribers.
-            epoch, offset = current.epoch, 0
-        page = await self.store.since(contract_id, offset)
+    async def _replay_missed(self, contract_id: str, losses: int) -> bool:
+        """Re-read what the contract's subscribers missed while the link was down.
+
+        Each subscriber whose continuity cannot be proven (:func:`continuity.resume`: the
+        history no longer holds the offset after its last one, or the epoch changed) is
+        told so first — the ``subscribed {recovered: false}`` notice a ``since`` subscribe
+        gets, with the offset the replay starts after — then every retained event follows.
+
+        Returns False, having changed nothing, if the link was lost again meanwhile.
+        """
+        sessions = self._contracts.get(contract_id)
+        if not sessions:
+            return True
+        position = await self.store.position(contract_id)
+        epoch = None if position is None else position.epoch
+        current = 0 if position is None else position.offset
+        # Buffered subscriptions are in the middle of their own `since` recovery.
+        resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
+        after = min((read_after(sub.epoch, sub.last_offset, epoch, current)
+                     for _session, sub in resuming), default=current)
+        page = HistoryPage(events=[], offsets=[], kinds=[])
+        if epoch is not None and after < current:
+            page = await self.store.since(contract_id, after)
+        if self._losses.get(contract_id, 0) != losses:
+            return False
+        sessions = self._contracts.get(contract_id, {})
+        resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
+        if page.offsets:
+            current = max(current, page.offsets[-1])
+        first = page.offsets[0] if page.offsets else None
+        gaps = 0
+        for session, sub in resuming:
+            verdict = resume(sub.epoch, sub.last_offset, epoch, current, first)
+            if verdict.continuous:
+                continue
+            gaps += 1
+            sub.epoch, sub.last_offset = verdict.epoch, verdict.after
+            session.offer(gap_notice(contract_id, sub, verdict.outcome))
+        if gaps:
+            record_resume_gap(gaps)
+            log.warning("bus reconnect: %d subscribers of %s told recovered:false (%s)", gaps,
+                        contract_id, "no history" if epoch is None else
+                        f"epoch {epoch}, history from {first}")
         for data, entry_offset, kind in zip(page.events, page.offsets, page.kinds, strict=True):
-            self._route_contract(contract_id, history_message(data, kind, entry_offset, epoch))
+            self._route_contract(contract_id, history_message(data, kind, entry_offset,
+                                                              epoch or ""))
         if page.offsets:
             log.info("recovered %d missed messages of %s after reconnect", len(page.offsets),
                      contract_id)
+        return True
 
     def _route_contract(self, contract_id: str, message: Outgoing) -> None:
         if message.offset:
             self.positions[contract_id] = (message.epoch, message.offset)
         count = 0
         for session, sub in self._contracts.get(contract_id, {}).items():
-            if route(session, sub, message):
+            if route(session, sub, message, contract_id):
                 count += 1
         self._count(message, count)
 
@@ -239,7 +292,22 @@ def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Out
                                     epoch=peek.epoch or epoch, source=peek.source)
 
 
-def route(session: Session, sub: Subscription, message: Outgoing) -> bool:
+def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:
+    """``subscribed {recovered: false}`` for a subscription that resumes after a gap: the
+    same body a ``subscribe`` with ``since`` gets, with the offset the replay starts after.
+    """
+    return Outgoing(ServerEvent.SUBSCRIBED, data={
+        "contractId": contract_id,
+        "eventTypes": sorted(sub.event_types) if sub.event_types else [],
+        "timestamp": int(time.time() * 1000),
+        "epoch": sub.epoch,
+        "offset": sub.last_offset,
+        "recovered": False,
+        "reason": reason,
+    })
+
+
+def route(session: Session, sub: Subscription, message: Outgoing, contract_id: str) -> bool:
     """Offer ``message`` to one subscription: buffer while recovering, drop duplicates.
 
     Returns True if it was offered to the session now.
@@ -250,6 +318,12 @@ def route(session: Session, sub: Subscription, message: Outgoing) -> bool:
     if message.offset:
         if message.epoch == sub.epoch and message.offset <= sub.last_offset:
             return False
+        if sub.epoch and (message.offset != sub.last_offset + 1 or message.epoch != sub.epoch):
+            # Never a silent jump: whatever let offsets go missing (a history re-read that
+            # failed, an unconfirmed channel), the subscriber hears of it before the event.
+            sub.epoch, sub.last_offset = message.epoch, message.offset - 1
+            session.offer(gap_notice(contract_id, sub, "gap"))
+            record_resume_gap(1)
         sub.last_offset = message.offset
         sub.epoch = message.epoch
     if message.event != "event" or matches(sub.event_types, message.event_type):

@@ -80,6 +80,9 @@ RATE_LIMIT_HITS = Counter("adstack_rate_limit_hits", "Requests refused by a limi
                           ["limit"])
 RECOVERIES = Counter("adstack_recoveries", "subscribe with since: outcome of the recovery.",
                      ["outcome"])
+RESUME_GAPS = Counter("adstack_resume_gaps",
+                      "Subscriptions told recovered:false after the gateway's Redis pub/sub "
+                      "link came back (their continuity could not be proven).")
 BUS_MALFORMED = Counter("adstack_bus_malformed_messages",
                         "Messages from Redis that were not valid frames (dropped).")
 BACKFILLS = Counter("adstack_backfills",
@@ -185,6 +188,11 @@ def record_rate_limited(limit: str) -> None:
 def record_recovery(outcome: str) -> None:
     """See :data:`RECOVERY_OUTCOMES`."""
     RECOVERIES.labels(outcome=choose(outcome, RECOVERY_OUTCOMES)).inc()
+
+
+def record_resume_gap(subscriptions: int) -> None:
+    """``subscriptions`` were told ``recovered: false`` after a bus reconnect."""
+    RESUME_GAPS.inc(subscriptions)
 
 
 def record_bus_malformed() -> None:

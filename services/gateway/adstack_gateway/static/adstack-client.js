@@ -32,7 +32,10 @@
  *   frames it receives, and after a reconnect re-subscribes with `since` so the gateway
  *   replays what was missed. Each re-subscribe fires `resubscribed` with the gateway's
  *   `recovered` flag; then one `recovery` event says whether every contract recovered.
- *   `recovered: false` means there may be a gap: reload with `getHistory`.
+ *   `recovered: false` means there was a gap: the events up to the reply's `offset` that you
+ *   did not get are gone from the history, and every retained event after it follows. The
+ *   gateway says the same, unasked, when its own link to Redis came back after a gap (the
+ *   same three events fire).
  *
  * Events (`client.on(name, fn)` passes the payload; `addEventListener` gets it as
  * `event.detail`):
@@ -380,9 +383,32 @@ export class AdStackClient extends EventTarget {
       case "error":
         this._emit("error", data);
         break;
+      case "subscribed":
+        if (data && data.recovered === false && this._subs.has(data.contractId)) {
+          this._onGap(data);
+          break;
+        }
+        this._emit(event, data);
+        break;
       default:
         this._emit(event, data);
     }
+  }
+
+  /**
+   * An unsolicited `subscribed {recovered: false}`: the gateway could not prove continuity
+   * for this contract after its own link to Redis came back. Events up to `offset` that were
+   * not received are gone; every retained event after it follows. Reported like a failed
+   * recovery after a reconnect.
+   */
+  _onGap(reply) {
+    const { contractId } = reply;
+    const known = this._positions.get(contractId);
+    const since = known ? { offset: known.offset, epoch: known.epoch } : null;
+    this._positions.set(contractId, { offset: reply.offset, epoch: reply.epoch, fromFrame: false });
+    this._emit("subscribed", { contractId, since, reply });
+    this._emit("resubscribed", { contractId, since, recovered: false, reply });
+    this._emit("recovery", { recovered: false, contracts: [{ contractId, since, recovered: false }] });
   }
 
   /** Update the resume position from a frame; false if the frame is a duplicate. */
