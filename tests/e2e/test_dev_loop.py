@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jwt
@@ -150,3 +150,52 @@ def test_port_check_sees_a_listener_on_loopback_only() -> None:
         sock.listen()
         assert port_taken(sock.getsockname()[1])
     assert not port_taken(free_port())
+
+
+def test_watch_reconnects_through_the_sdk_and_ctrl_c_is_clean(
+        clean_redis: str, log_dir: Path, token: str) -> None:
+    """make watch's client: events printed, the gateway restarted under it (same port), it
+    reconnects and resumes (later offsets, none twice), and Ctrl-C exits 0 without a
+    traceback."""
+    import signal
+    import time
+
+    with services.ingester(clean_redis, log_dir).start() as ing, \
+            services.gateway(clean_redis, log_dir).start() as gw:
+        gw.wait_healthy()
+        devnet = subprocess.Popen(
+            [sys.executable, "-m", "adstack_devnet", "--ingester-url", ing.http, "--rate", "5"],
+            env=services.base_env(clean_redis), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        out_path = log_dir / "watch.out"
+        with open(out_path, "wb") as out, open(log_dir / "watch.err", "wb") as err:
+            watch = subprocess.Popen(
+                [sys.executable, "-m", "adstack_devnet.watch", "--url", gw.ws,
+                 "--token", token, "--contract", CAMPAIGN], stdout=out, stderr=err)
+        try:
+            def offsets() -> list[int]:
+                return [int(line[1:].split()[0]) for line in
+                        out_path.read_text().splitlines() if line.startswith("#")]
+
+            def wait_for(predicate: Callable[[], bool], what: str) -> None:
+                deadline = time.monotonic() + 30
+                while not predicate():
+                    assert watch.poll() is None, (log_dir / "watch.err").read_text()
+                    assert time.monotonic() < deadline, what
+                    time.sleep(0.1)
+
+            wait_for(lambda: len(offsets()) >= 2, "events before the restart")
+            gw.stop()
+            before = max(offsets())
+            gw.start()
+            wait_for(lambda: max(offsets()) > before + 2, "events after the restart")
+            seen = offsets()
+            assert len(seen) == len(set(seen)), "no event printed twice"
+            assert seen == sorted(seen)
+        finally:
+            watch.send_signal(signal.SIGINT)
+            watch.wait(20)
+            os.killpg(devnet.pid, signal.SIGTERM)
+            devnet.wait(20)
+    assert watch.returncode == 0
+    assert (log_dir / "watch.err").read_text().strip() == "watch: stopped"
