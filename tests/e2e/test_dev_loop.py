@@ -20,6 +20,7 @@ import pytest
 from adstack_localredis import free_port
 from tests.helpers import services
 from tests.helpers.client import WsClient
+from tests.helpers.paths import REPO
 
 pytestmark = [pytest.mark.e2e]
 
@@ -90,11 +91,18 @@ def test_watch_without_a_stack_says_so_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "adstack_devnet.watch", "--url", f"ws://127.0.0.1:{port}/ws",
          "--contract", CAMPAIGN], cwd=tmp_path, capture_output=True, timeout=30, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 3
     assert proc.stdout == b""
     lines = proc.stderr.decode().strip().splitlines()
     assert lines == [f"watch: nothing answers at ws://127.0.0.1:{port}/ws; "
                      "start the stack first (make dev)"]
+    # Through make: that line and nothing else (no "make: *** … Error" after it).
+    made = subprocess.run(["make", "--no-print-directory", "-s", "-C", str(REPO), "watch",
+                           f"GATEWAY_PORTS={port}"], capture_output=True, timeout=120,
+                          check=False)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.decode().strip().splitlines()[-1:] == lines
+    assert b"Error" not in made.stderr
 
 
 def token_cli(*args: str, **env: str) -> subprocess.CompletedProcess[bytes]:

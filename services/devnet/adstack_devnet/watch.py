@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 from adstack_client import Client, ClientClosed, Event, RecoveryFailed, Reverted
 
-NOT_RUNNING_EXIT = 1
+NOT_RUNNING_EXIT = 3
+"""Exit status when nothing answers at the URL (``make watch`` prints only the one line)."""
 
 
 def reachable(url: str, timeout: float = 2.0) -> bool:
