@@ -32,12 +32,21 @@ install: $(STAMP)  ## create .venv with exactly the versions in uv.lock (runtime
 lock: $(UV)  ## refresh uv.lock on purpose: newest releases allowed by pyproject.toml, as of now
 	$(UV) lock --upgrade --exclude-newer "$$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-dev: install  ## run Redis, the ingester, two gateways and the simulated devnet
-	$(BIN)/adstack-dev
+# Ports of `make dev` and `make watch` (watch connects to the first gateway port):
+#   make dev GATEWAY_PORTS=4002,4003 INGESTER_PORT=4700 && make watch GATEWAY_PORTS=4002,4003
+GATEWAY_PORTS ?= 3002,3003
+INGESTER_PORT ?= 3700
+comma := ,
+WATCH_PORT = $(firstword $(subst $(comma), ,$(GATEWAY_PORTS)))
 
+dev: install  ## run Redis, the ingester, two gateways and the simulated devnet
+	$(BIN)/adstack-dev --gateway-ports $(GATEWAY_PORTS) --ingester-port $(INGESTER_PORT)
+
+# watch exits 3 when no stack answers: its own line says so, make adds no "Error" line.
 watch: install  ## print live events from the campaign contract (needs `make dev` running)
-	$(BIN)/python -m adstack_devnet.watch --url ws://127.0.0.1:3002/ws --token "$$(cat .dev-token)" \
-	  --contract "$${CAMPAIGN_CONTRACT:-ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager}"
+	@$(BIN)/python -m adstack_devnet.watch --url ws://127.0.0.1:$(WATCH_PORT)/ws \
+	  --contract "$${CAMPAIGN_CONTRACT:-ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager}"; \
+	  rc=$$?; [ $$rc -eq 3 ] && exit 0; exit $$rc
 
 test: install check  ## static checks, then the whole test suite against a real Redis
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
@@ -115,4 +124,4 @@ bench-ingest: install  ## decode + publish throughput for 10,000 print events (r
 	$(BIN)/python -m tests.perf.ingest
 
 clean:
-	rm -rf $(VENV) $(UVDIR) $(LATEST) .pytest_cache .mypy_cache .ruff_cache .dev-token
+	rm -rf $(VENV) $(UVDIR) $(LATEST) .pytest_cache .mypy_cache .ruff_cache .dev-token .dev-secret

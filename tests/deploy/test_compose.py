@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+import redis
 import yaml
 
 from adstack_config import ConfigError
 from adstack_ingester.settings import IngesterSettings
+from adstack_localredis import find_server_binary, free_port
 from tests.helpers.deploy import DEPLOY
 
 pytestmark = pytest.mark.deploy
@@ -132,3 +137,71 @@ def test_the_production_ingester_gets_the_token_the_devnet_sends() -> None:
     IngesterSettings.from_env(ingester)  # starts
     with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
         IngesterSettings.from_env({k: v for k, v in ingester.items() if k != "OBSERVER_TOKEN"})
+
+
+def test_redis_persists_with_aof_in_a_named_volume() -> None:
+    data = compose()
+    redis = data["services"]["redis"]
+    command = redis["command"]
+    assert command[0] == "valkey-server"
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
+    assert options["--dir"] == "/data"
+    assert "redis-data:/data" in redis["volumes"]
+    assert "redis-data" in data["volumes"]
+
+
+def test_the_compose_redis_command_keeps_data_across_a_restart(tmp_path: Path) -> None:
+    """The same arguments on a real valkey-server (the bundled binary), its --dir moved to a
+    temporary directory: a write survives a restart, from the append-only file."""
+    command = list(compose()["services"]["redis"]["command"])
+    command[command.index("--dir") + 1] = str(tmp_path)
+    binary = find_server_binary()
+
+    def run() -> tuple[subprocess.Popen[bytes], redis.Redis]:
+        port = free_port()
+        proc = subprocess.Popen([binary, *command[1:], "--port", str(port),
+                                 "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return proc, client
+            except redis.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+
+    proc, client = run()
+    try:
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        client.set("kept", "across a restart")
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)
+    assert (tmp_path / "appendonlydir").is_dir()
+    proc, client = run()
+    try:
+        assert client.get("kept") == b"across a restart"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def dockerfile_stages() -> list[str]:
+    text = (DEPLOY / "Dockerfile").read_text()
+    return re.findall(r"^FROM \S+ AS (\S+)$", text, flags=re.MULTILINE)
+
+
+def test_only_the_devnet_uses_the_devnet_image_target() -> None:
+    """The production image (the Dockerfile's last stage) has no devnet; compose builds the
+    devnet from its own target."""
+    services = compose()["services"]
+    stages = dockerfile_stages()
+    assert stages[-1] == "runtime" and "devnet" in stages
+    assert services["devnet"]["build"]["target"] == "devnet"
+    assert services["devnet"]["image"] != services["ingester"]["image"]
+    for name in ("ingester", "gateway-a", "gateway-b"):
+        assert "target" not in services[name]["build"], name

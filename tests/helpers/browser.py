@@ -41,8 +41,13 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def chromium_context(user_data_dir: Path) -> Iterator[BrowserContext]:
-    """A fresh Chromium profile in ``user_data_dir``; skips/fails when unavailable."""
+def chromium_context(user_data_dir: Path, *, width: int = 1440, height: int = 960,
+                     mobile: bool = False) -> Iterator[BrowserContext]:
+    """A fresh Chromium profile in ``user_data_dir``; skips/fails when unavailable.
+
+    ``width`` × ``height`` is the viewport in CSS pixels; ``mobile`` makes it a touch phone
+    (the ``<meta name=viewport>`` tag is honoured, device scale factor 2, touch events).
+    """
     executable = chromium_path()
     if executable is None:
         unavailable("Debian's chromium is not installed (apt-get install chromium)",
@@ -55,7 +60,8 @@ def chromium_context(user_data_dir: Path) -> Iterator[BrowserContext]:
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(user_data_dir), executable_path=executable, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1440, "height": 960})
+            args=CHROMIUM_ARGS, viewport={"width": width, "height": height},
+            is_mobile=mobile, has_touch=mobile, device_scale_factor=2 if mobile else 1)
         try:
             yield context
         finally:

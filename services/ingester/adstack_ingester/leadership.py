@@ -66,13 +66,13 @@ class Leadership:
             if self.token is not None and time.monotonic() >= self._valid_until - self.renew_every:
                 await self.step_down(f"cannot renew the lease ({exc})")
 
-    async def step_down(self, why: str) -> None:
+    async def step_down(self, why: str, *, level: int = logging.WARNING) -> None:
         token = self.token
         if token is None:
             return
         self.token = None
         self._valid_until = 0.0
-        log.warning("stepping down as leader: %s", why)
+        log.log(level, "stepping down as leader: %s", why)
         await self.on_lost(token)
 
     async def stop(self) -> None:
@@ -81,4 +81,5 @@ class Leadership:
         if self.token is not None:
             with contextlib.suppress(BusUnavailable):
                 await self.lease.release()
-            await self.step_down("shutting down")
+            # A planned stop (Ctrl-C, SIGTERM) is no warning.
+            await self.step_down("shutting down", level=logging.INFO)

@@ -15,7 +15,7 @@ const CHART_WINDOW_MS = 5 * 60 * 1000;
 const BUCKET_MS = 2000;
 const RATE_NOW_MS = 10000;
 const MAX_BLOCKS = 8;
-const MAX_TOASTS = 4;
+const MAX_TOASTS = 3;
 const TOAST_MS = 6000;
 const STATS_EVERY_MS = 10000;
 const SEEN_LIMIT = 50000;
@@ -318,8 +318,8 @@ function eventRow(event, source, at) {
   h("td", { class: "type" }, h("span", { class: "type-name" }, event.type)),
   h("td", { class: "contract", title: event.contractId }, shortContract(event.contractId)),
   h("td", { class: "tx mono", title: event.txId }, shortHash(event.txId)),
-  h("td", { class: "num", title: event.indexBlockHash }, event.blockHeight),
-  h("td", { class: "num" }, event.offset ?? ""),
+  h("td", { class: "block num", title: event.indexBlockHash }, event.blockHeight),
+  h("td", { class: "offset num" }, event.offset ?? ""),
   h("td", { class: "data mono", title: data }, data.length > 160 ? `${data.slice(0, 159)}…` : data));
   row._key = { at, offset: event.offset || 0, contract: event.contractId };
   row.hidden = !visible(row);
@@ -512,16 +512,22 @@ client.on("block", (block) => noteBlock(block, "feed"));
 function renderBlocks() {
   $("blocks").replaceChildren(...state.blocks.map((b) => {
     const orphaned = state.orphaned.has(b.indexBlockHash);
+    const events = state.eventsPerBlock.get(b.indexBlockHash) || 0;
+    // A block known only from its events (it came before the page subscribed to the block
+    // feed) has no transaction count: say what is known rather than "? tx".
+    const txs = b.source === "feed" ? `${b.txCount} tx · ` : "";
     return h("li", {
       class: orphaned ? "orphaned" : null,
-      dataset: { height: b.height, source: b.source, orphaned: orphaned ? "true" : null },
-      title: b.source === "feed" ? "from the block feed" : "seen in events (its block message was missed)",
+      dataset: { height: b.height, source: b.source, orphaned: orphaned ? "true" : null,
+                 timestamp: b.timestamp || null, txCount: b.source === "feed" ? b.txCount : null },
+      title: b.source === "feed" ? "from the block feed" : "seen in events (mined before the page subscribed to blocks)",
     },
     h("span", { class: "height" }, `#${b.height}`),
-    h("span", { class: "mono", title: b.indexBlockHash }, shortHash(b.hash)),
-    h("span", { class: "muted" },
-      `${b.txCount ?? "?"} tx · ${state.eventsPerBlock.get(b.indexBlockHash) || 0} events${orphaned ? " · reorged" : ""}`),
-    h("span", { class: "muted" }, timeOf(b.timestamp)));
+    h("span", { class: "hash mono", title: b.indexBlockHash }, shortHash(b.hash)),
+    h("span", { class: "time muted", title: b.timestamp ? new Date(b.timestamp).toISOString() : null },
+      timeOf(b.timestamp)),
+    h("span", { class: "txs muted" },
+      `${txs}${events} event${events === 1 ? "" : "s"}${orphaned ? " · reorged" : ""}`));
   }));
   blocksDirty = false;
 }
