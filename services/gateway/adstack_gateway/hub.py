@@ -16,6 +16,7 @@ import time
 
 import msgspec
 
+from adstack_auth import can_subscribe
 from adstack_bus import BusUnavailable, ChannelSubscriber, Store, keys
 from adstack_gateway.metrics import (
     observe_relay_since,
@@ -24,6 +25,7 @@ from adstack_gateway.metrics import (
 )
 from adstack_gateway.routing import Outgoing, matches
 from adstack_gateway.session import Flusher, Session, Subscription
+from adstack_protocol import ServerEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class Hub:
         self._channel_contract: dict[str, str] = {}
         self._feeds: dict[str, set[Session]] = {name: set() for name in FEED_CHANNELS}
         self._feed_by_channel = {channel: name for name, channel in FEED_CHANNELS.items()}
+        self._global: set[Session] = set()
+        """Sessions that get ``global_event`` (GLOBAL_EVENTS=true: every session)."""
         self.positions: dict[str, tuple[str, int]] = {}
         self._held: dict[str, list[Outgoing]] = {}
         """Per contract: live messages held while the bus reconnects (see bus_lost)."""
@@ -102,8 +106,23 @@ class Hub:
             if not members and self.subscriber is not None:
                 await self.subscriber.unsubscribe(channel)
 
+    async def add_global(self, session: Session) -> None:
+        """Send ``session`` every ``global_event`` its token allows (until it closes)."""
+        if session.closed or session in self._global:
+            return
+        self._global.add(session)
+        if len(self._global) == 1 and self.subscriber is not None:
+            await self.subscriber.subscribe(keys.GLOBAL_CHANNEL)
+
+    async def drop_global(self, session: Session) -> None:
+        if session in self._global:
+            self._global.discard(session)
+            if not self._global and self.subscriber is not None:
+                await self.subscriber.unsubscribe(keys.GLOBAL_CHANNEL)
+
     async def drop_session(self, session: Session) -> None:
         """Remove everything a closed session held."""
+        await self.drop_global(session)
         for contract_id in list(session.subscriptions):
             await self.remove(session, contract_id)
         session.subscriptions.clear()
@@ -118,6 +137,9 @@ class Hub:
 
     def deliver(self, channel: str, raw: bytes) -> None:
         """Route one bus message to the matching local sessions (never awaits)."""
+        if channel == keys.GLOBAL_CHANNEL:
+            self._route_global(raw)
+            return
         try:
             message = Outgoing.from_wire(raw)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
@@ -140,6 +162,24 @@ class Hub:
             held.append(message)
             return
         self._route_contract(contract_id, message)
+
+    def _route_global(self, raw: bytes) -> None:
+        """One block's ``global_events`` → a ``global_event`` per event, to every session
+        whose token's ``contracts`` claim allows the event's contract."""
+        try:
+            batch = _global_decoder.decode(raw).data
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            self.bad_messages += 1
+            record_bus_malformed()
+            log.warning("dropped a malformed global_events message")
+            return
+        for item in batch:
+            message = Outgoing(ServerEvent.GLOBAL_EVENT, data={
+                "contractId": item.contractId, "type": item.type,
+                "timestamp": item.timestamp})
+            for session in self._global:
+                if can_subscribe(session.claims, item.contractId):
+                    session.offer(message)
 
     def bus_lost(self, channels: frozenset[str]) -> None:
         """A Redis subscription carrying ``channels`` dropped: hold their live messages
@@ -220,6 +260,19 @@ class Hub:
         for stamp in self._stamps:
             observe_relay_since(stamp, now)
         self._stamps.clear()
+
+
+class _GlobalItem(msgspec.Struct):
+    contractId: str
+    type: str
+    timestamp: int
+
+
+class _GlobalBatch(msgspec.Struct):
+    data: list[_GlobalItem]
+
+
+_global_decoder = msgspec.json.Decoder(_GlobalBatch)
 
 
 class _HistoryPeek(msgspec.Struct):
