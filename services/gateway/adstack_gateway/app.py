@@ -175,6 +175,8 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
         relay = asyncio.create_task(subscriber.run(), name="relay")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscriber.connected.wait(), timeout=5)
+        if settings.global_events:
+            await hub.subscribe_global()
         sigterm.install()
         log.info("gateway ready on port %d (auth %s, backfill %s)", settings.port,
                  "off (SKIP_AUTH)" if verifier is None else "on",

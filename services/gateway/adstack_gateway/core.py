@@ -123,7 +123,6 @@ class Gateway:
         self._emptied: asyncio.Event | None = None
         """Set when the last session closes during a drain."""
         self.started = time.time()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- connection lifecycle ------------------------------------------------------------
 
@@ -203,9 +202,7 @@ class Gateway:
         }))
 
         if self.settings.global_events:
-            task = asyncio.create_task(self.hub.add_global(session))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.hub.add_global(session)
 
     async def close(self, session: Session) -> None:
         """Forget a session whose connection ended. Idempotent."""
@@ -218,7 +215,6 @@ class Gateway:
             self._emptied.set()
         await self.hub.drop_session(session)
         await session.stop()
-        await self.hub.drop_global(session)  # in case add_global ran meanwhile
 
     async def drain(self, window: float) -> None:
         """Refuse new connections and close every session with SHUTDOWN over ``window``.

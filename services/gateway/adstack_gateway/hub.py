@@ -106,23 +106,19 @@ class Hub:
             if not members and self.subscriber is not None:
                 await self.subscriber.unsubscribe(channel)
 
-    async def add_global(self, session: Session) -> None:
-        """Send ``session`` every ``global_event`` its token allows (until it closes)."""
-        if session.closed or session in self._global:
-            return
-        self._global.add(session)
-        if len(self._global) == 1 and self.subscriber is not None:
-            await self.subscriber.subscribe(keys.GLOBAL_CHANNEL)
+    async def subscribe_global(self) -> bool:
+        """GLOBAL_EVENTS=true: subscribe the ``global_events`` channel for good (before the
+        gateway serves, so a client's first ``global_event`` follows its ``connected``)."""
+        assert self.subscriber is not None, "hub used before bind()"
+        return await self.subscriber.subscribe(keys.GLOBAL_CHANNEL)
 
-    async def drop_global(self, session: Session) -> None:
-        if session in self._global:
-            self._global.discard(session)
-            if not self._global and self.subscriber is not None:
-                await self.subscriber.unsubscribe(keys.GLOBAL_CHANNEL)
+    def add_global(self, session: Session) -> None:
+        """Send ``session`` every ``global_event`` its token allows (until it closes)."""
+        self._global.add(session)
 
     async def drop_session(self, session: Session) -> None:
         """Remove everything a closed session held."""
-        await self.drop_global(session)
+        self._global.discard(session)
         for contract_id in list(session.subscriptions):
             await self.remove(session, contract_id)
         session.subscriptions.clear()
