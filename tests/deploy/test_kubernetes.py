@@ -5,6 +5,7 @@ autoscaling, disruption budget, secrets, scraping)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 import sys
 from pathlib import Path

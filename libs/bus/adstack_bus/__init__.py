@@ -6,6 +6,7 @@
 - :class:`Store`: reads of history, positions and stats.
 - :class:`Lease`: the ingester leader lease with a fencing token.
 - :class:`ChainStore`: the ingester's recent chain view (for reorgs after a failover).
+- :mod:`adstack_bus.feed`: whether the chain feed is live (the leader's source heartbeat).
 - :mod:`adstack_bus.keys`: every key and channel name.
 """
 
@@ -14,6 +15,7 @@ from adstack_bus.chainstore import ChainSnapshot, ChainStore, Tip
 from adstack_bus.cluster import ClusterSubscriber
 from adstack_bus.connection import create_redis, redacted_url
 from adstack_bus.errors import BusError, BusUnavailable, NotLeader
+from adstack_bus.feed import ChainFeed, read_chain_feed, record_source_heard
 from adstack_bus.lease import Lease
 from adstack_bus.publisher import Publisher, PublishResult
 from adstack_bus.store import HistoryPage, Position, Store
@@ -22,6 +24,7 @@ from adstack_bus.subscriber import Subscriber
 __all__ = [
     "BusError",
     "BusUnavailable",
+    "ChainFeed",
     "ChainSnapshot",
     "ChainStore",
     "ChannelSubscriber",
@@ -36,5 +39,7 @@ __all__ = [
     "Subscriber",
     "Tip",
     "create_redis",
+    "read_chain_feed",
+    "record_source_heard",
     "redacted_url",
 ]

@@ -78,6 +78,14 @@ BLOCK_CHANNEL = f"{PREFIX}:{_INGESTER}:feed:block"
 TRANSACTION_CHANNEL = f"{PREFIX}:{_INGESTER}:feed:tx"
 """Pub/sub channel of the ``transaction`` feed."""
 
+GLOBAL_CHANNEL = f"{PREFIX}:{_INGESTER}:feed:global"
+"""Pub/sub channel of ``{"event": "global_events", "data": [{contractId, type, timestamp}…]}``,
+one message per published block: what gateways with ``GLOBAL_EVENTS=true`` fan out."""
+
+CHAIN_SEEN = f"{PREFIX}:{_INGESTER}:source:seen"
+"""Hash ``{at: ms, holder: ingester id}``: when the leader ingester last heard from its chain
+source (what a gateway's ``/health`` calls ``stacksWebSocket``)."""
+
 CONTRACTS = f"{PREFIX}:contracts"
 """Set of every contract id that has published at least one event."""
 

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable
+from adstack_bus.feed import ChainFeed, read_chain_feed
 
 
 class Position(msgspec.Struct, frozen=True):
@@ -125,6 +126,10 @@ class Store:
                 if count > 0:
                     by_type[name[2:]] = count
         return {"contractId": contract_id, "total": total, "byType": by_type, "lastUpdated": last}
+
+    async def chain_feed(self) -> ChainFeed:
+        """The ingester lease holder and its last source heartbeat (see ``feed``)."""
+        return await read_chain_feed(self._redis)
 
     async def ping(self) -> bool:
         """True if Redis answers."""

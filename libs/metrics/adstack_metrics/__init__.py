@@ -11,6 +11,12 @@ from adstack_metrics.exposition import metrics_body
 from adstack_metrics.labels import OTHER, BoundedLabel, choose, clean
 from adstack_metrics.mount import mount_ops
 from adstack_metrics.names import exposed_names
+from adstack_metrics.original import (
+    formatted_uptime,
+    iso_timestamp,
+    memory_megabytes,
+    memory_usage_js,
+)
 from adstack_metrics.process import (
     ProcessMetrics,
     memory_usage,
@@ -27,7 +33,11 @@ __all__ = [
     "choose",
     "clean",
     "exposed_names",
+    "formatted_uptime",
+    "iso_timestamp",
+    "memory_megabytes",
     "memory_usage",
+    "memory_usage_js",
     "metrics_body",
     "mount_ops",
     "multiprocess_enabled",

@@ -7,6 +7,8 @@ import os
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as _multiprocess
 
+from adstack_metrics.process import UPTIME_NAME
+
 
 def metrics_body(registry: CollectorRegistry | None = None) -> tuple[bytes, str]:
     """(body, content type) of the text exposition.
@@ -21,4 +23,12 @@ def metrics_body(registry: CollectorRegistry | None = None) -> tuple[bytes, str]
         from prometheus_client import REGISTRY
 
         registry = REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    return as_counter(generate_latest(registry), UPTIME_NAME), CONTENT_TYPE_LATEST
+
+
+def as_counter(body: bytes, name: str) -> bytes:
+    """Declare the unsuffixed gauge ``name`` a counter, as the original Node server exposed
+    it (prometheus_client would rename a Counter to ``<name>_total``; the text format 0.0.4
+    lets a counter's sample keep its bare name, which dashboards already query)."""
+    return body.replace(b"# TYPE " + name.encode() + b" gauge\n",
+                        b"# TYPE " + name.encode() + b" counter\n", 1)

@@ -24,14 +24,21 @@ from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
 
-MEMORY_TYPES = ("rss", "heap", "virtual")
-"""``rss``: resident set; ``heap``: private data segments (heap and anonymous mappings,
-``VmData``); ``virtual``: the whole address space (``VmSize``)."""
+UPTIME_NAME = "adstack_uptime_seconds"
+"""Exposed as the original did: this name, no suffix, ``# TYPE … counter`` (see
+:func:`adstack_metrics.exposition.metrics_body`)."""
 
-UPTIME = Gauge("adstack_uptime_seconds", "Seconds since this process started.",
+MEMORY_TYPES = ("rss", "heap_total", "heap_used", "virtual")
+"""The original Node server's types, as they apply to a Python process: ``rss`` the resident
+set (``VmRSS``); ``heap_total`` the private data segments it has reserved (heap and
+anonymous mappings, where CPython's allocators live: ``VmData``); ``heap_used`` the part
+of them actually in memory (resident anonymous pages, ``RssAnon``); and ``virtual`` the
+whole address space (``VmSize``)."""
+
+UPTIME = Gauge(UPTIME_NAME, "Seconds since this process started.",
                multiprocess_mode="livemax")
-MEMORY = Gauge("adstack_memory_usage_bytes", "Memory of this process by type (rss, heap, "
-               "virtual).", ["type"], multiprocess_mode="livesum")
+MEMORY = Gauge("adstack_memory_usage_bytes", "Memory of this process by type (rss, heap_total, "
+               "heap_used, virtual).", ["type"], multiprocess_mode="livesum")
 BUILD_INFO = Gauge("adstack_build_info", "Always 1; labels name the service and its version.",
                    ["service", "version"], multiprocess_mode="livemax")
 REDIS_UP = Gauge("adstack_redis_up", "1 while this process's Redis connection works, else 0.",
@@ -39,7 +46,8 @@ REDIS_UP = Gauge("adstack_redis_up", "1 while this process's Redis connection wo
 REDIS_RECONNECTS = Counter("adstack_redis_reconnects",
                            "Times a lost Redis connection was re-established.")
 
-_STATUS_FIELDS = {"VmRSS:": "rss", "VmData:": "heap", "VmSize:": "virtual"}
+_STATUS_FIELDS = {"VmRSS:": "rss", "VmData:": "heap_total", "RssAnon:": "heap_used",
+                  "VmSize:": "virtual"}
 
 
 def memory_usage(status_path: Path = Path("/proc/self/status")) -> dict[str, int]:

@@ -35,6 +35,9 @@ class ServerEvent(StrEnum):
     REFRESHED = "refreshed"
     PONG = "pong"
     ERROR = "error"
+    GLOBAL_EVENT = "global_event"
+    """``{contractId, type, timestamp}`` of every event a connection's token allows, only
+    with ``GLOBAL_EVENTS=true`` (the original sent it to everybody)."""
     CLOSING = "closing"
     """Socket.IO only: ``{code, reason}`` just before the server ends the connection (a
     Socket.IO disconnect carries no close code)."""

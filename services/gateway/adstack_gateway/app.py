@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
@@ -26,7 +25,6 @@ from starlette.websockets import WebSocket
 
 from adstack_auth import TokenVerifier
 from adstack_bus import ChannelSubscriber, ClusterSubscriber, Store, Subscriber, create_redis
-from adstack_gateway import __version__
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
@@ -177,6 +175,8 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
         relay = asyncio.create_task(subscriber.run(), name="relay")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscriber.connected.wait(), timeout=5)
+        if settings.global_events:
+            await hub.subscribe_global()
         sigterm.install()
         log.info("gateway ready on port %d (auth %s, backfill %s)", settings.port,
                  "off (SKIP_AUTH)" if verifier is None else "on",
@@ -197,30 +197,9 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
             if bus_redis is not None:
                 await bus_redis.aclose()
 
-    async def health(_request: Request) -> Response:
-        redis_ok = subscriber.connected.is_set() and await store.ping()
-        ready = redis_ok and not gateway.draining
-        subscriptions = sum(len(s.subscriptions) for s in gateway.sessions)
-        status = "draining" if gateway.draining else ("healthy" if redis_ok else "degraded")
-        body = {
-            "status": status,
-            "service": "gateway",
-            "version": __version__,
-            "timestamp": int(time.time() * 1000),
-            "uptime": round(time.time() - gateway.started, 3),
-            "services": {
-                "redis": "connected" if redis_ok else "disconnected",
-                "websocket": {"connections": sum(s.kind == "ws" for s in gateway.sessions)},
-                "socketio": {"connections": sum(s.kind == "sio" for s in gateway.sessions)},
-            },
-            "metrics": {
-                "connectedClients": len(gateway.sessions),
-                "activeSubscriptions": subscriptions,
-                "redisChannels": hub.local_channels(),
-                "pid": os.getpid(),
-            },
-        }
-        return JSONResponse(body, status_code=200 if ready else 503)
+    async def health(request: Request) -> Response:
+        # The original server's /health document, with our detail (see status.py).
+        return await ops.health(request)
 
     async def live(_request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -239,7 +218,7 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     )
     starlette.state.gateway = gateway
     # /metrics and /status go on the Starlette app before Socket.IO wraps it.
-    install_ops(starlette, gateway, subscriber)
+    ops = install_ops(starlette, gateway, subscriber)
     return GatewayApp(gateway, starlette, sio, upgrades)
 
 

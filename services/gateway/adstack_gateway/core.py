@@ -57,6 +57,31 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+def client_socket_id(session: Session) -> str:
+    """The id the client knows its connection by: Socket.IO's namespace socket id (what
+    socket.io-client reports as ``socket.id``), else the session id."""
+    sid = getattr(session.transport, "sid", None)
+    return sid if isinstance(sid, str) and sid else session.id
+
+
+class _EventPeek(msgspec.Struct):
+    type: str = ""
+    offset: int = 0
+    epoch: str = ""
+
+
+_event_peek = msgspec.json.Decoder(_EventPeek)
+
+
+def history_push(contract: str, events: list[bytes]) -> Outgoing:
+    """The ``history`` frame pushed after ``subscribed``: ``{contractId, events, count}``
+    (newest first; stored event objects spliced in as they are)."""
+    raw = (b'{"event":"history","data":{"contractId":"' + contract.encode()
+           + b'","events":[' + b",".join(events) + b'],"count":'
+           + str(len(events)).encode() + b"}}")
+    return Outgoing(ServerEvent.HISTORY, raw=raw)
+
+
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
     """Browsers always send Origin; non-browser clients may omit it (allowed)."""
     if origin is None or "*" in allowed:
@@ -166,7 +191,7 @@ class Gateway:
                                            self.settings.jwt.leeway, time.time()))
         session.offer(Outgoing(ServerEvent.CONNECTED, data={
             "message": "Connected to AdStack real-time gateway",
-            "socketId": session.id,
+            "socketId": client_socket_id(session),
             "userId": session.claims.user_id,
             "timestamp": int(time.time() * 1000),
             "limits": {
@@ -177,6 +202,9 @@ class Gateway:
                 "rateBurst": self.settings.rate_limit_burst,
             },
         }))
+
+        if self.settings.global_events:
+            self.hub.add_global(session)
 
     async def close(self, session: Session) -> None:
         """Forget a session whose connection ended. Idempotent."""
@@ -304,26 +332,35 @@ class Gateway:
         self._allow(call, contract)
         sub = Subscription(cmd.event_types)
         # The order a client sees: ``subscribed`` (with the offset it starts after), then
-        # only events after that offset. Live messages that arrive while the channel is
-        # subscribed and the position read wait here, and are released (duplicates and
-        # anything at or below the reply's offset dropped by route()) after the reply.
+        # the pushed history or the recovery replay, then only events after that offset. Live
+        # messages that arrive while the channel is subscribed and the position read wait
+        # here, and are released (duplicates and anything at or below the reply's offset
+        # dropped by route()) after the reply.
+        push_history = cmd.since is None and self.settings.subscribe_history > 0
         sub.buffer = []
         session.subscriptions[contract] = sub
         confirmed = await self.hub.add(session, contract, sub)
         recovered: bool | None = None
         replay: list[Outgoing] = []
+        history: list[bytes] = []
         if cmd.since is not None:
             outcome, replay = await self._recover(contract, cmd, sub, confirmed)
             m.record_recovery(outcome)
             recovered = outcome == "recovered"
         else:
+            # The position first, then the history: whatever is published in between is
+            # in the history and counted below, so the held live copy is dropped.
             position = await self._position(contract)
             if position is not None:
                 sub.epoch, sub.last_offset = position
+            if push_history:
+                history = await self._recent(contract, sub)
         self._reply(call, ServerEvent.SUBSCRIBED,
                     self._subscribed_body(contract, cmd, sub, recovered))
         if session.subscriptions.get(contract) is not sub:
             return  # unsubscribed (or the session closed) meanwhile: nothing to release
+        if history:
+            session.offer(history_push(contract, history))
         if sub.buffer is not None:
             buffered, sub.buffer = sub.buffer, None
             for message in (*replay, *buffered):
@@ -332,6 +369,29 @@ class Gateway:
                     # (no relay-latency sample: it was not relayed as it was published).
                     m.record_delivery(1, frame=message.event, event_type=message.event_type,
                                       source=message.source)
+
+    async def _recent(self, contract: str, sub: Subscription) -> list[bytes]:
+        """The newest events (newest first, at most ``SUBSCRIBE_HISTORY``) that pass the
+        subscription's filter; moves ``sub``'s position past them. Empty if Redis fails."""
+        wanted = self.settings.subscribe_history
+        try:
+            events = await self.store.recent(
+                contract, wanted if sub.event_types is None else self.settings.history_limit)
+        except BusUnavailable:
+            log.debug("no history pushed for %s: the store is unavailable", contract)
+            return []
+        out: list[bytes] = []
+        for data in events:
+            peek = _event_peek.decode(data)
+            if sub.event_types is not None and peek.type not in sub.event_types:
+                continue
+            out.append(data)
+            if peek.offset and (not sub.epoch or peek.epoch == sub.epoch) and (
+                    peek.offset > sub.last_offset):
+                sub.epoch, sub.last_offset = peek.epoch or sub.epoch, peek.offset
+            if len(out) >= wanted:
+                break
+        return out
 
     async def _position(self, contract: str) -> tuple[str, int] | None:
         try:
@@ -429,6 +489,9 @@ class Gateway:
             stats = await self.store.stats(cmd.contract_id)
         except BusUnavailable as exc:
             raise ProtocolError(ErrorCode.STATS_ERROR, "stats are unavailable; retry") from exc
+        # The original server's shape under ``stats``, beside ours.
+        stats["stats"] = {"totalEvents": stats["total"], "eventsByType": stats["byType"],
+                          "lastUpdated": stats["lastUpdated"]}
         self._reply(call, ServerEvent.STATS, stats)
 
     async def _feed(self, call: _Call, cmd: Feed) -> None:

@@ -16,6 +16,7 @@ import time
 
 import msgspec
 
+from adstack_auth import can_subscribe
 from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, Store, keys
 from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.metrics import (
@@ -43,6 +44,8 @@ class Hub:
         self._channel_contract: dict[str, str] = {}
         self._feeds: dict[str, set[Session]] = {name: set() for name in FEED_CHANNELS}
         self._feed_by_channel = {channel: name for name, channel in FEED_CHANNELS.items()}
+        self._global: set[Session] = set()
+        """Sessions that get ``global_event`` (GLOBAL_EVENTS=true: every session)."""
         self.positions: dict[str, tuple[str, int]] = {}
         self._held: dict[str, list[Outgoing]] = {}
         """Per contract: live messages held while the bus reconnects (see bus_lost)."""
@@ -109,8 +112,19 @@ class Hub:
             if not members and self.subscriber is not None:
                 await self.subscriber.unsubscribe(channel)
 
+    async def subscribe_global(self) -> bool:
+        """GLOBAL_EVENTS=true: subscribe the ``global_events`` channel for good (before the
+        gateway serves, so a client's first ``global_event`` follows its ``connected``)."""
+        assert self.subscriber is not None, "hub used before bind()"
+        return await self.subscriber.subscribe(keys.GLOBAL_CHANNEL)
+
+    def add_global(self, session: Session) -> None:
+        """Send ``session`` every ``global_event`` its token allows (until it closes)."""
+        self._global.add(session)
+
     async def drop_session(self, session: Session) -> None:
         """Remove everything a closed session held."""
+        self._global.discard(session)
         for contract_id in list(session.subscriptions):
             await self.remove(session, contract_id)
         session.subscriptions.clear()
@@ -125,6 +139,9 @@ class Hub:
 
     def deliver(self, channel: str, raw: bytes) -> None:
         """Route one bus message to the matching local sessions (never awaits)."""
+        if channel == keys.GLOBAL_CHANNEL:
+            self._route_global(raw)
+            return
         try:
             message = Outgoing.from_wire(raw)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
@@ -147,6 +164,24 @@ class Hub:
             held.append(message)
             return
         self._route_contract(contract_id, message)
+
+    def _route_global(self, raw: bytes) -> None:
+        """One block's ``global_events`` → a ``global_event`` per event, to every session
+        whose token's ``contracts`` claim allows the event's contract."""
+        try:
+            batch = _global_decoder.decode(raw).data
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            self.bad_messages += 1
+            record_bus_malformed()
+            log.warning("dropped a malformed global_events message")
+            return
+        for item in batch:
+            message = Outgoing(ServerEvent.GLOBAL_EVENT, data={
+                "contractId": item.contractId, "type": item.type,
+                "timestamp": item.timestamp})
+            for session in self._global:
+                if can_subscribe(session.claims, item.contractId):
+                    session.offer(message)
 
     def bus_lost(self, channels: frozenset[str]) -> None:
         """A Redis subscription carrying ``channels`` dropped: hold their live messages
@@ -273,6 +308,19 @@ class Hub:
         for stamp in self._stamps:
             observe_relay_since(stamp, now)
         self._stamps.clear()
+
+
+class _GlobalItem(msgspec.Struct):
+    contractId: str
+    type: str
+    timestamp: int
+
+
+class _GlobalBatch(msgspec.Struct):
+    data: list[_GlobalItem]
+
+
+_global_decoder = msgspec.json.Decoder(_GlobalBatch)
 
 
 class _HistoryPeek(msgspec.Struct):

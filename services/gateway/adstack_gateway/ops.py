@@ -14,11 +14,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adstack_bus import ChannelSubscriber
+from adstack_bus import BusUnavailable, ChainFeed, ChannelSubscriber
 from adstack_gateway import __version__
 from adstack_gateway import metrics as m
 from adstack_gateway.core import Gateway
-from adstack_gateway.status import gateway_status
+from adstack_gateway.status import gateway_health, gateway_status
 from adstack_metrics import (
     ProcessMetrics,
     memory_usage,
@@ -61,15 +61,43 @@ class GatewayOps:
         body, content_type = metrics_body()
         return Response(body, media_type=content_type)
 
+    async def chain_feed(self) -> ChainFeed | None:
+        try:
+            return await self.gateway.store.chain_feed()
+        except BusUnavailable:
+            return None
+
+    async def health(self, _request: Request) -> Response:
+        """``/health``: the original server's document (see :func:`gateway_health`)."""
+        gateway = self.gateway
+        redis_up = self.subscriber.connected.is_set() and await gateway.store.ping()
+        feed = await self.chain_feed() if redis_up else None
+        clients = {"ws": 0, "sio": 0, "sse": 0}
+        for session in gateway.sessions:
+            clients[session.kind] = clients.get(session.kind, 0) + 1
+        _, subscriptions, channels = self.counts()
+        code, body = gateway_health(
+            gateway.settings, version=__version__, pid=os.getpid(), started=gateway.started,
+            now=time.time(), redis_up=redis_up, draining=gateway.draining, feed=feed,
+            clients=clients, subscriptions=subscriptions, channels=channels,
+            memory=memory_usage())
+        return JSONResponse(body, status_code=code)
+
     async def status(self, _request: Request) -> Response:
         await self.process.refresh()
+        feed = await self.chain_feed() if self.redis_up else None
+        now = time.time()
+        settings = self.gateway.settings
         connections, subscriptions, channels = self.counts()
         return JSONResponse(gateway_status(
             self.gateway.settings, version=__version__, pid=os.getpid(),
-            started=self.gateway.started, now=time.time(), redis_up=self.redis_up,
+            started=self.gateway.started, now=now, redis_up=self.redis_up,
             pubsub_connected=self.subscriber.connected.is_set(), connections=connections,
             subscriptions=subscriptions, channels=channels, memory=memory_usage(),
-            multiprocess=multiprocess_enabled()))
+            multiprocess=multiprocess_enabled(),
+            feed_live=feed is not None and feed.live(
+                int(now * 1000), int(settings.chain_feed_stale_after * 1000)),
+            feed_source=None if feed is None else feed.source))
 
 
 def install_ops(app: Starlette, gateway: Gateway, subscriber: ChannelSubscriber) -> GatewayOps:

@@ -11,6 +11,15 @@ from adstack_config import Env
 
 MAX_WORKERS = 64
 
+ORIGINAL_CONTRACTS = (
+    ("campaigns", "CAMPAIGN_CONTRACT"),
+    ("auctions", "AUCTION_CONTRACT"),
+    ("bridge", "BRIDGE_CONTRACT"),
+    ("payments", "PAYMENT_CONTRACT"),
+    ("governance", "GOVERNANCE_CONTRACT"),
+)
+"""``/status``'s ``contracts`` block (the original's names) → the variable naming each."""
+
 
 class GatewaySettings(msgspec.Struct, kw_only=True):
     # Network
@@ -26,6 +35,21 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     # Limits
     max_subscriptions: int = 10
     history_limit: int = 100
+    subscribe_history: int = 10
+    """Newest events pushed in a ``history`` frame right after ``subscribed`` (the original
+    server's behaviour); 0 turns the push off."""
+    global_events: bool = False
+    """Send ``global_event {contractId, type, timestamp}`` for every event of every contract
+    a connection's token allows, subscribed or not (the original did, to everybody)."""
+    original_contracts: dict[str, str | None] = msgspec.field(default_factory=dict)
+    """The original's ``*_CONTRACT`` variables, shown in ``/status`` as it did."""
+    health_requires_chain_feed: bool = False
+    """``/health`` answers 503 (``degraded``) while the chain feed is not live, as the
+    original did. Off by default: a readiness probe on ``/health`` would then take every
+    gateway out of its load balancer whenever the ingester is down or the chain is quiet."""
+    chain_feed_stale_after: float = 120.0
+    """``/health``: the chain feed counts as live while the leader ingester heard from its
+    source within this many seconds."""
     max_frame_bytes: int = 64 * 1024
     outbox_max_bytes: int = 1 << 20
     ws_direct_write: bool = True
@@ -106,6 +130,11 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             jwt=jwt,
             max_subscriptions=env.int("MAX_SUBSCRIPTIONS_PER_CLIENT", 10, minimum=1),
             history_limit=env.int("EVENT_HISTORY_LIMIT", 100, minimum=1, maximum=100),
+            subscribe_history=env.int("SUBSCRIBE_HISTORY", 10, minimum=0, maximum=100),
+            global_events=env.bool("GLOBAL_EVENTS", False),
+            original_contracts={name: env.opt_str(var) for name, var in ORIGINAL_CONTRACTS},
+            health_requires_chain_feed=env.bool("HEALTH_REQUIRES_CHAIN_FEED", False),
+            chain_feed_stale_after=env.float("CHAIN_FEED_STALE_AFTER", 120.0, minimum=1),
             max_frame_bytes=env.int("MAX_FRAME_BYTES", 64 * 1024, minimum=256),
             outbox_max_bytes=env.int("OUTBOX_MAX_BYTES", 1 << 20, minimum=4096),
             ws_direct_write=env.bool("WS_DIRECT_WRITE", True),

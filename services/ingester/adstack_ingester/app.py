@@ -21,12 +21,15 @@ from starlette.routing import Route
 
 from adstack_bus import (
     BusUnavailable,
+    ChainFeed,
     ChainStore,
     Lease,
     NotLeader,
     Publisher,
     create_redis,
     keys,
+    read_chain_feed,
+    record_source_heard,
 )
 from adstack_events import TransactionFeed
 from adstack_ingester import __version__, chainhook
@@ -52,6 +55,7 @@ from adstack_ingester.pipeline import (
 )
 from adstack_ingester.processor import BlockProcessor, Outcome
 from adstack_ingester.settings import IngesterSettings
+from adstack_metrics import iso_timestamp, memory_usage, memory_usage_js
 from adstack_protocol.codes import HttpErrorCode
 from adstack_protocol.codes import IngestErrorCode as Code
 from adstack_runtime import bind_log_context, body_timed_out
@@ -132,6 +136,9 @@ class Ingester:
         self.microblocks = 0
         self.last_block: dict[str, Any] | None = None
         self.last_burn_block: dict[str, Any] | None = None
+        self.heard_at: float | None = None
+        """When the chain source last spoke to this process (time.time())."""
+        self.heard_from = ""
 
     # -- leadership ------------------------------------------------------------------
 
@@ -323,30 +330,67 @@ class Ingester:
 
     # -- health ----------------------------------------------------------------------
 
+    def heard(self, source: str) -> None:
+        """The chain source just spoke to us (a node POST, a Chainhook delivery)."""
+        self.heard_at = time.time()
+        self.heard_from = source
+
+    async def beacon(self, every: float = 1.0) -> None:
+        """Leader only: record in Redis when it last heard from its source (at most once per
+        ``every`` seconds), so every ``/health`` can tell whether the chain feed is live. A
+        connected Hiro WebSocket counts as heard: its pings keep it honest."""
+        written: float | None = None
+        while True:
+            if self.hiro is not None and self.hiro.connected:
+                self.heard(self.settings.stacks_ws_url)
+            heard_at = self.heard_at
+            if self.is_leader and heard_at is not None and heard_at != written:
+                try:
+                    await record_source_heard(self.redis, self.settings.instance_id,
+                                              int(heard_at * 1000), self.heard_from)
+                    written = heard_at
+                except BusUnavailable:
+                    log.debug("source heartbeat not recorded: redis unavailable")
+            await asyncio.sleep(every)
+
     async def health(self) -> tuple[int, dict[str, Any]]:
+        """``/health``: the original server's document (as the gateway's) plus our detail;
+        503 for a standby or without Redis (readiness routes the node to the leader)."""
         redis_ok = await self.publisher.ping()
         leader = self.is_leader
         ready = redis_ok and leader
-        status = "healthy" if ready else ("standby" if redis_ok else "degraded")
+        status = "ok" if ready else ("standby" if redis_ok else "degraded")
+        feed: ChainFeed | None = None
+        if redis_ok:
+            with contextlib.suppress(BusUnavailable):
+                feed = await read_chain_feed(self.redis)
+        now = time.time()
+        feed_live = feed is not None and feed.live(
+            int(now * 1000), int(self.settings.chain_feed_stale_after * 1000))
         tip = self.processor.tip
         sources: dict[str, Any] = {"enabled": list(self.settings.sources),
                                    "lastBlock": self.last_block,
-                                   "lastBurnBlock": self.last_burn_block}
+                                   "lastBurnBlock": self.last_burn_block,
+                                   "lastHeardAt": None if self.heard_at is None
+                                   else int(self.heard_at * 1000)}
         if self.hiro is not None:
             sources["hiro"] = {"connected": self.hiro.connected, "connects": self.hiro.connects,
                                "blocksSynced": self.hiro.blocks_synced,
                                "lastError": self.hiro.last_error}
         return (200 if ready else 503), {
             "status": status,
+            "timestamp": iso_timestamp(now),
+            "uptime": round(now - self.started, 3),
             "service": "ingester",
             "version": __version__,
-            "timestamp": int(time.time() * 1000),
-            "uptime": round(time.time() - self.started, 3),
+            "timestampMs": int(now * 1000),
             "role": "leader" if leader else "standby",
             "instance": self.settings.instance_id,
             "fencingToken": self.leadership.token,
             "services": {
-                "redis": "connected" if redis_ok else "disconnected",
+                "redis": redis_ok,
+                "stacksWebSocket": feed_live,
+                "websocket": 0,
                 "stacks": sources,
             },
             "chain": {"tip": None if tip is None else
@@ -354,6 +398,9 @@ class Ingester:
                       "reorgs": self.processor.reorgs,
                       "eventsReverted": self.processor.reverted},
             "metrics": {
+                "connectedClients": 0,
+                "activeSubscriptions": 0,
+                "memoryUsage": memory_usage_js(memory_usage()),
                 "blocksReceived": self.blocks_received,
                 "eventsPublished": self.events_published,
                 "duplicatesDropped": self.duplicates,
@@ -436,6 +483,7 @@ def create_app(settings: IngesterSettings) -> Starlette:
             m.observe_redis(False)
             return error(503, Code.REDIS_UNAVAILABLE, "event store unavailable; retry")
         m.record_request("ok")
+        ingester.heard("chainhook" if request.url.path == "/chainhook" else "observer")
         extra = result if isinstance(result, dict) else {}
         return JSONResponse({"result": "ok", **extra})
 
@@ -454,6 +502,7 @@ def create_app(settings: IngesterSettings) -> Starlette:
             await read_body(request)
         except BadRequest as exc:
             return error(exc.status, exc.code, exc.message)
+        ingester.heard("observer")
         return JSONResponse({"result": "ok"})
 
     def chainhook_authorized(request: Request) -> bool:
@@ -479,15 +528,21 @@ def create_app(settings: IngesterSettings) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         log.info("ingester %s starting; sources=%s contracts=%s", settings.instance_id,
                  ",".join(settings.sources), ",".join(settings.contracts))
+        if settings.sources_from in ("STACKS_WS_URL", "STACKS_API_URL"):
+            log.info("STACKS_SOURCES is not set and %s is: using the hiro source (%s), as the "
+                     "original server did; set STACKS_SOURCES to choose otherwise",
+                     settings.sources_from, settings.stacks_ws_url)
         # One round before serving: a lone replica is the leader by its first request.
         await ingester.leadership.step()
         leader_task = asyncio.create_task(ingester.leadership.run(), name="leadership")
+        beacon_task = asyncio.create_task(ingester.beacon(), name="source-beacon")
         try:
             yield
         finally:
-            leader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await leader_task
+            for task in (beacon_task, leader_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await ingester.leadership.stop()
             await ingester.redis.aclose()
 

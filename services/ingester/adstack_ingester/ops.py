@@ -7,6 +7,7 @@ first, so single-process values are exact at scrape time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from adstack_bus import BusUnavailable, read_chain_feed
 from adstack_ingester import __version__
 from adstack_ingester import metrics as m
 from adstack_ingester.status import ingester_status
@@ -66,9 +68,16 @@ class IngesterOps:
     async def status(self, _request: Request) -> Response:
         await self.process.refresh()
         ingester = self.ingester
+        feed = None
+        if self.redis_up:
+            with contextlib.suppress(BusUnavailable):
+                feed = await read_chain_feed(ingester.redis)
+        now = time.time()
+        feed_live = feed is not None and feed.live(
+            int(now * 1000), int(ingester.settings.chain_feed_stale_after * 1000))
         return JSONResponse(ingester_status(
             ingester.settings, version=__version__, pid=os.getpid(), started=ingester.started,
-            now=time.time(), redis_up=self.redis_up, leader=self.leader(),
+            now=now, redis_up=self.redis_up, leader=self.leader(), feed_live=feed_live,
             last_block=ingester.last_block, memory=memory_usage(),
             multiprocess=multiprocess_enabled()))
 

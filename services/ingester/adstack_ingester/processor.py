@@ -191,6 +191,12 @@ class BlockProcessor:
         for record in records:
             frames.append((keys.BLOCK_CHANNEL, _frame_encoder.encode(
                 {"event": "block", "data": record_feed(record)})))
+            if record.events:
+                # For gateways with GLOBAL_EVENTS=true (each filters by the client's token).
+                frames.append((keys.GLOBAL_CHANNEL, _frame_encoder.encode(
+                    {"event": "global_events", "data": [
+                        {"contractId": e.contractId, "type": e.type, "timestamp": e.timestamp}
+                        for e in record.events]})))
             for tx in record.txs:
                 frames.append((keys.TRANSACTION_CHANNEL, _frame_encoder.encode(
                     {"event": "transaction", "data": tx})))

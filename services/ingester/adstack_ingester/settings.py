@@ -20,6 +20,9 @@ SEED_CONTRACT_VARS = (
     "GOVERNANCE_CONTRACT",
 )
 
+ORIGINAL_CONTRACT_NAMES = ("campaigns", "auctions", "bridge", "payments", "governance")
+"""``/status``'s ``contracts`` keys in the original server, one per SEED_CONTRACT_VARS."""
+
 SOURCES = ("observer", "hiro", "chainhook")
 
 
@@ -31,6 +34,13 @@ def ws_url_from_api(api_url: str) -> str:
     if not path:
         path = "/extended/v1/ws"
     return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def api_url_from_ws(ws_url: str) -> str:
+    """The REST base URL of a Stacks API from its WebSocket URL (``wss`` → ``https``)."""
+    parts = urlsplit(ws_url)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
 class IngesterSettings(msgspec.Struct, kw_only=True):
@@ -61,6 +71,14 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
     hiro_api_key: str | None = None
     hiro_backfill_max: int = 1000
     chainhook_auth_header: str | None = None
+    original_contracts: dict[str, str | None] = msgspec.field(default_factory=dict)
+    """The original's ``*_CONTRACT`` variables by its ``/status`` names."""
+    sources_from: str = "default"
+    """How ``sources`` was chosen: ``STACKS_SOURCES``, ``STACKS_WS_URL`` / ``STACKS_API_URL``
+    (the original server's configuration: the Hiro source), or ``default`` (observer)."""
+    chain_feed_stale_after: float = 120.0
+    """``/health``: the chain feed is live while the leader heard from its source within
+    this many seconds."""
     # Reorgs and leadership
     reorg_window: int = 256
     lease_ttl_ms: int = 2000
@@ -84,8 +102,14 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
         listed = env.list("STACKS_CONTRACTS", ("*",))
         seeds = tuple(v for k in SEED_CONTRACT_VARS if (v := env.opt_str(k)))
         environment = env.str("NODE_ENV", env.str("ENV", "development")).lower()
-        sources = tuple(dict.fromkeys(s.lower() for s in env.list("STACKS_SOURCES",
-                                                                   ("observer",))))
+        sources = tuple(dict.fromkeys(s.lower() for s in env.list("STACKS_SOURCES", ())))
+        sources_from = "STACKS_SOURCES"
+        if not sources:
+            # Configured like the original server (it only had a Stacks API WebSocket):
+            # STACKS_WS_URL or STACKS_API_URL alone means the Hiro source.
+            sources_from = next((v for v in ("STACKS_WS_URL", "STACKS_API_URL")
+                                 if env.opt_str(v)), "default")
+            sources = ("observer",) if sources_from == "default" else ("hiro",)
         for source in sources:
             if source not in SOURCES:
                 env.problem(f"STACKS_SOURCES: unknown source {source!r} "
@@ -109,6 +133,11 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
                 "NODE_ENV is production: without it anyone who reaches the ingester port "
                 "can publish events. Set it to the predicate's authorization_header")
         api_url = env.str("STACKS_API_URL", "").rstrip("/")
+        ws_only = env.str("STACKS_WS_URL", "")
+        if not api_url and ws_only and sources_from == "STACKS_WS_URL":
+            # Only the WebSocket URL, as the original took it: the REST API is on the same
+            # host (Hiro's API serves both).
+            api_url = api_url_from_ws(ws_only)
         contracts = tuple(dict.fromkeys((*listed, *seeds)))
         if "hiro" in sources:
             if not api_url:
@@ -138,6 +167,10 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             hiro_api_key=env.opt_str("HIRO_API_KEY"),
             hiro_backfill_max=env.int("HIRO_BACKFILL_MAX_BLOCKS", 1000, minimum=1),
             chainhook_auth_header=chainhook_auth,
+            sources_from=sources_from,
+            original_contracts={name: env.opt_str(var) for name, var
+                                in zip(ORIGINAL_CONTRACT_NAMES, SEED_CONTRACT_VARS, strict=True)},
+            chain_feed_stale_after=env.float("CHAIN_FEED_STALE_AFTER", 120.0, minimum=1),
             reorg_window=env.int("REORG_WINDOW", 256, minimum=8, maximum=100_000),
             lease_ttl_ms=env.int("LEADER_LEASE_MS", 2000, minimum=300, maximum=60_000),
             instance_id=env.str("INGESTER_ID", "") or f"{socket.gethostname()}:{os.getpid()}",

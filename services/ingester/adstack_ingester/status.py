@@ -9,10 +9,12 @@ lists every secret value so the document can be scrubbed of them as a last defen
 from __future__ import annotations
 
 import platform
+import sys
 from typing import Any
 
 from adstack_config import presence, redact_url, scrub, url_secrets
 from adstack_ingester.settings import IngesterSettings
+from adstack_metrics import formatted_uptime, iso_timestamp, memory_megabytes
 
 
 def secrets_of(settings: IngesterSettings) -> list[str]:
@@ -25,17 +27,31 @@ def secrets_of(settings: IngesterSettings) -> list[str]:
 def ingester_status(settings: IngesterSettings, *, version: str, pid: int, started: float,
                     now: float, redis_up: bool, leader: bool | None,
                     last_block: dict[str, Any] | None, memory: dict[str, int],
-                    multiprocess: bool) -> dict[str, Any]:
-    """The ``/status`` body. ``leader`` is None when no election is configured."""
+                    multiprocess: bool, feed_live: bool = False) -> dict[str, Any]:
+    """The ``/status`` body: the original server's keys (``timestamp`` ISO, ``uptime``
+    {seconds, formatted}, ``services``, ``contracts`` names, ``system``) and our detail.
+    ``leader`` is None when no election is configured."""
     body: dict[str, Any] = {
         "service": "ingester",
         "version": version,
         "environment": settings.environment,
+        "timestamp": iso_timestamp(now),
+        "uptime": {"seconds": round(now - started, 3),
+                   "formatted": formatted_uptime(now - started)},
+        "services": {
+            "redis": {"connected": redis_up, "url": redact_url(settings.redis_url)},
+            "stacksWebSocket": {"connected": feed_live,
+                                "url": settings.stacks_ws_url if "hiro" in settings.sources
+                                else None},
+            "websocket": {"connectedClients": 0, "activeSubscriptions": 0},
+        },
+        "system": {"nodeVersion": f"python-{platform.python_version()}",
+                   "platform": sys.platform, "memory": memory_megabytes(memory)},
         "pid": pid,
         "python": platform.python_version(),
-        "timestamp": int(now * 1000),
+        "timestampMs": int(now * 1000),
         "startedAt": int(started * 1000),
-        "uptime": round(now - started, 3),
+        "uptimeSeconds": round(now - started, 3),
         "leader": leader,
         "dependencies": {
             "redis": {"url": redact_url(settings.redis_url),
@@ -43,6 +59,7 @@ def ingester_status(settings: IngesterSettings, *, version: str, pid: int, start
             "stacks": {"source": "observer", "lastBlock": last_block},
         },
         "contracts": {
+            **settings.original_contracts,
             "all": settings.all_contracts,
             "configured": [c for c in settings.contracts if c != "*"],
         },

@@ -50,8 +50,7 @@ def big_event(n: int) -> ContractEvent:
 async def connections(gw: services.Service) -> dict[str, int]:
     async with httpx.AsyncClient() as http:
         body = (await http.get(f"{gw.http}/health")).json()
-    return {"ws": body["services"]["websocket"]["connections"],
-            "sio": body["services"]["socketio"]["connections"]}
+    return {"ws": body["connections"]["ws"], "sio": body["connections"]["sio"]}
 
 
 async def test_a_client_that_stops_reading_is_closed_slow(gateway: services.Service,

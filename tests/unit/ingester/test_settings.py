@@ -61,3 +61,34 @@ def test_production_chainhook_needs_its_authorization_header() -> None:
     # Development keeps accepting an unauthenticated Chainhook (local predicates).
     assert IngesterSettings.from_env({"STACKS_SOURCES": "chainhook"}).chainhook_auth_header \
         is None
+
+
+CONTRACT = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
+
+
+def test_stacks_ws_url_alone_selects_the_hiro_source_as_the_original_did() -> None:
+    settings = IngesterSettings.from_env({"STACKS_WS_URL": "wss://api.testnet.hiro.so/extended/v1/ws",
+                                          "CAMPAIGN_CONTRACT": CONTRACT})
+    assert settings.sources == ("hiro",) and settings.sources_from == "STACKS_WS_URL"
+    assert settings.stacks_api_url == "https://api.testnet.hiro.so"
+    assert settings.stacks_ws_url == "wss://api.testnet.hiro.so/extended/v1/ws"
+
+
+def test_stacks_api_url_alone_selects_the_hiro_source() -> None:
+    settings = IngesterSettings.from_env({"STACKS_API_URL": "https://api.hiro.so",
+                                          "STACKS_CONTRACTS": CONTRACT})
+    assert settings.sources == ("hiro",) and settings.sources_from == "STACKS_API_URL"
+    assert settings.stacks_ws_url == "wss://api.hiro.so/extended/v1/ws"
+
+
+def test_stacks_sources_wins_over_the_urls_and_the_default_is_the_observer() -> None:
+    settings = IngesterSettings.from_env({"STACKS_SOURCES": "observer",
+                                          "STACKS_WS_URL": "wss://api.hiro.so/extended/v1/ws"})
+    assert settings.sources == ("observer",) and settings.sources_from == "STACKS_SOURCES"
+    default = IngesterSettings.from_env({})
+    assert default.sources == ("observer",) and default.sources_from == "default"
+
+
+def test_the_hiro_source_from_stacks_ws_url_still_needs_explicit_contracts() -> None:
+    with pytest.raises(ConfigError, match="explicit contracts"):
+        IngesterSettings.from_env({"STACKS_WS_URL": "wss://api.hiro.so/extended/v1/ws"})

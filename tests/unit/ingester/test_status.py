@@ -27,14 +27,22 @@ def test_status_reports_contracts_limits_and_dependencies() -> None:
                            redis_up=False, leader=None,
                            last_block={"height": 16, "indexBlockHash": "0xab"},
                            memory={"rss": 1}, multiprocess=True)
-    assert body["contracts"] == {"all": False, "configured": [CONTRACT]}
+    assert body["contracts"] == {"all": False, "configured": [CONTRACT], "campaigns": None,
+                                 "auctions": None, "bridge": None, "payments": None,
+                                 "governance": None}
     assert body["limits"]["eventHistoryLimit"] == 250
     assert body["limits"]["bodyTimeoutSeconds"] == 30.0
     assert body["dependencies"]["redis"] == {"url": "redis://***:***@10.0.0.5:6379/0",
                                              "state": "down"}
     assert body["dependencies"]["stacks"]["lastBlock"]["height"] == 16
     assert body["auth"] == {"observerToken": "set", "observerTokenRequired": False}
-    assert body["uptime"] == 60.0 and body["metrics"] == {"multiprocess": True}
+    assert body["uptime"] == {"seconds": 60.0, "formatted": "0h 1m 0s"}
+    assert body["uptimeSeconds"] == 60.0 and body["metrics"] == {"multiprocess": True}
+    assert body["timestamp"] == "1970-01-01T00:02:40.000Z" and body["timestampMs"] == 160_000
+    assert body["services"]["redis"] == {"connected": False,
+                                         "url": "redis://default:***@10.0.0.5:6379/0"}
+    assert body["services"]["stacksWebSocket"] == {"connected": False, "url": None}
+    assert set(body["system"]["memory"]) == {"rss", "heapTotal", "heapUsed"}
     text = json.dumps(body)
     assert TOKEN not in text and REDIS_PASSWORD not in text
 

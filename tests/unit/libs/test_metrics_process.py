@@ -10,13 +10,20 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from adstack_metrics import ProcessMetrics, memory_usage, record_redis_reconnect, set_redis_up
+from adstack_metrics import (
+    ProcessMetrics,
+    memory_usage,
+    metrics_body,
+    record_redis_reconnect,
+    set_redis_up,
+)
 
 STATUS = """Name:\tpython
 VmPeak:\t  300000 kB
 VmSize:\t  250000 kB
 VmData:\t  120000 kB
 VmRSS:\t   40000 kB
+RssAnon:\t   30000 kB
 Threads:\t4
 """
 
@@ -29,14 +36,15 @@ def value(name: str, **labels: str) -> float:
 def test_memory_usage_reads_proc_status_in_bytes(tmp_path: Path) -> None:
     path = tmp_path / "status"
     path.write_text(STATUS)
-    assert memory_usage(path) == {"rss": 40000 * 1024, "heap": 120000 * 1024,
-                                  "virtual": 250000 * 1024}
+    assert memory_usage(path) == {"rss": 40000 * 1024, "heap_total": 120000 * 1024,
+                                  "heap_used": 30000 * 1024, "virtual": 250000 * 1024}
 
 
 def test_memory_usage_of_this_process_is_plausible() -> None:
     usage = memory_usage()
     assert 1 << 20 < usage["rss"] <= usage["virtual"]
-    assert 0 < usage["heap"] <= usage["virtual"]
+    assert 0 < usage["heap_used"] <= usage["heap_total"] <= usage["virtual"]
+    assert usage["heap_used"] <= usage["rss"]
 
 
 def test_memory_usage_without_proc_falls_back_to_rusage(tmp_path: Path) -> None:
@@ -112,3 +120,13 @@ def test_redis_gauge_and_reconnect_counter() -> None:
     assert value("adstack_redis_up") == 0
     set_redis_up(True)
     assert value("adstack_redis_up") == 1
+
+
+def test_uptime_is_exposed_as_the_original_counter_with_its_bare_name() -> None:
+    ProcessMetrics("unit-svc", "9.9.9", started=time.time() - 5).sample()
+    body = metrics_body()[0].decode()
+    assert "# TYPE adstack_uptime_seconds counter\n" in body
+    assert "\nadstack_uptime_seconds " in body
+    assert "adstack_uptime_seconds_total" not in body
+    for kind in ("rss", "heap_total", "heap_used"):
+        assert f'adstack_memory_usage_bytes{{type="{kind}"}}' in body
