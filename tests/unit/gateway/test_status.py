@@ -77,7 +77,7 @@ def test_status_carries_the_original_servers_blocks() -> None:
     assert body["timestamp"] == "1970-01-01T00:17:40.500Z"
     assert body["uptime"] == {"seconds": 60.5, "formatted": "0h 1m 0s"}
     assert body["services"] == {
-        "redis": {"connected": True, "url": "redis://app:***@redis.internal:6380/2"},
+        "redis": {"connected": True, "url": "redis://***:***@redis.internal:6380/2"},
         "stacksWebSocket": {"connected": True, "url": "wss://api.hiro.so/extended/v1/ws"},
         "websocket": {"connectedClients": 3, "activeSubscriptions": 5}}
     assert body["contracts"] == {"campaigns": "SP000000000000000000002Q6VF78.campaigns",

@@ -40,7 +40,7 @@ def test_status_reports_contracts_limits_and_dependencies() -> None:
     assert body["uptimeSeconds"] == 60.0 and body["metrics"] == {"multiprocess": True}
     assert body["timestamp"] == "1970-01-01T00:02:40.000Z" and body["timestampMs"] == 160_000
     assert body["services"]["redis"] == {"connected": False,
-                                         "url": "redis://default:***@10.0.0.5:6379/0"}
+                                         "url": "redis://***:***@10.0.0.5:6379/0"}
     assert body["services"]["stacksWebSocket"] == {"connected": False, "url": None}
     assert set(body["system"]["memory"]) == {"rss", "heapTotal", "heapUsed"}
     text = json.dumps(body)
