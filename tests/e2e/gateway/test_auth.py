@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jwt
@@ -45,18 +45,22 @@ def now() -> int:
     return int(time.time())
 
 
+# Tokens are made when the test runs (a token made at collection ages until then).
 @pytest.mark.parametrize(("token", "reason"), [
-    (None, "authentication token required"),
-    (make_token(exp=now() - 3600), "token has expired"),
-    (make_token(nbf=now() + 3600), "token is not yet valid"),
-    (make_token(secret="not-the-gateway-secret-but-long-enough"), "token signature is invalid"),
-    (make_token(userId=None), "token lacks the userId (or sub) claim"),
-    (make_token(blob="x" * 5000), "token is too large"),
-    ("garbage", "token is malformed"),
-])
+    (lambda: None, "authentication token required"),
+    (lambda: make_token(exp=now() - 3600), "token has expired"),
+    (lambda: make_token(nbf=now() + 3600), "token is not yet valid"),
+    (lambda: make_token(secret="not-the-gateway-secret-but-long-enough"),
+     "token signature is invalid"),
+    (lambda: make_token(userId=None), "token lacks the userId (or sub) claim"),
+    (lambda: make_token(blob="x" * 5000), "token is too large"),
+    (lambda: "garbage", "token is malformed"),
+], ids=["missing", "expired", "not_yet_valid", "bad_signature", "no_user", "too_large",
+        "malformed"])
 async def test_refused_handshakes_say_why(gw: services.Service, transport: str,
-                                          token: str | None, reason: str) -> None:
-    code, message = await refusal(gw, transport, token)
+                                          token: Callable[[], str | None],
+                                          reason: str) -> None:
+    code, message = await refusal(gw, transport, token())
     assert code == 1008
     assert message == f"auth failed: {reason}"
 
@@ -154,13 +158,15 @@ def strict_gateway(redis_url: str, log_root: Path) -> Iterator[services.Service]
 
 async def test_refresh_extends_the_session_and_expiry_closes_it(
         strict_gateway: services.Service, connect: Connect) -> None:
-    soon = now() + 2
+    # Both tokens must outlive two connects and a refresh on a loaded machine; the lapser's
+    # close then marks the moment they expired (JWT_LEEWAY=0).
+    soon = now() + 6
     keeper = await connect(make_token(exp=soon), gateway=strict_gateway)
     lapser = await connect(make_token(exp=soon), gateway=strict_gateway)
     later = now() + 3600
     refreshed = await keeper.request("refresh", {"token": make_token(exp=later)}, "refreshed")
     assert refreshed["expiresAt"] == later
-    assert await lapser.wait_closed(timeout=10) == 4005
+    assert await lapser.wait_closed(timeout=30) == 4005
     assert lapser.close_reason == "token expired; reconnect with a new token"
     await asyncio.sleep(max(0.0, soon + 1 - time.time()))
     assert not keeper.closed
