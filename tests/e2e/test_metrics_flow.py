@@ -141,6 +141,8 @@ async def test_counters_and_histograms_move_by_exactly_the_flow(
                                               "since": {"offset": 1, "epoch": "gone"}},
                                 "subscribed")
     assert reply["recovered"] is False
+    # Told, then every event the history still holds: all four.
+    assert [e["offset"] for e in await reset.wait_for("event", 4)] == [1, 2, 3, 4]
 
     # -- a command flood: the burst passes, the rest is refused ------------------------------
     flooder = WsClient(gateway.ws, token)
@@ -191,12 +193,12 @@ async def test_counters_and_histograms_move_by_exactly_the_flow(
                  .items() if series.startswith(DELIVERY_PATH)
                  and not series.startswith("adstack_relay_latency_seconds_")}
     # 4 live events × 2 subscribers (native, Socket.IO), plus offsets 3 and 4 replayed to
-    # the client that recovered; the live events in event_index order are voted ×3 then
-    # approved_aggregate_public_key.
+    # the client that recovered and all 4 to the one told recovered: false; the live events
+    # in event_index order are voted ×3 then approved_aggregate_public_key.
     assert delivered == {
-        'adstack_events_delivered_total{source="observer",type="voted"}': 3 * 2 + 1,
+        'adstack_events_delivered_total{source="observer",type="voted"}': 3 * 2 + 1 + 3,
         'adstack_events_delivered_total{source="observer",type="approved_aggregate_public_key"}':
-            1 * 2 + 1,
+            1 * 2 + 1 + 1,
     }
     # One latency sample per live message, not per client (and none for replays).
     assert (value(gateway_after, "adstack_relay_latency_seconds_count")
