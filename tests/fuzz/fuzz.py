@@ -130,6 +130,30 @@ def protocol_target() -> Target:
     return Target("protocol", seeds, run, (ProtocolError,))
 
 
+def position_target() -> Target:
+    """Positions as clients send them: an SSE ``Last-Event-ID`` header (Starlette decodes
+    header bytes as Latin-1, so a raw 0xB2 is ``²``) or ``lastEventId`` query, and the
+    positions the SDK reads from server frames."""
+    from adstack_client.positions import parse_epoch, parse_offset
+    from adstack_gateway.protocol import ProtocolError
+    from adstack_gateway.sse import parse_last_event_id
+
+    seeds = [b"abc:42", b"01HZXK3Q5J:9007199254740991", b"e:0", b"a:b:7",
+             b"e:" + b"9" * 40]
+
+    def run(data: bytes) -> object:
+        for text in (data.decode("latin-1"), data.decode("utf-8", errors="replace")):
+            epoch, _, offset = text.rpartition(":")
+            parse_offset(offset)
+            parse_epoch(epoch)
+            parsed = parse_last_event_id(text)
+            if parsed is not None:
+                assert 0 <= parsed["offset"] < 2**53 and parsed["epoch"].isascii()
+        return None
+
+    return Target("position", seeds, run, (ProtocolError,))
+
+
 def socketio_target() -> Target:
     """Socket.IO packets as a client sends them: the packet check, then the command."""
     from socketio import packet as sio_packet
@@ -241,6 +265,7 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "clarity": clarity_target,
     "protocol": protocol_target,
     "socketio": socketio_target,
+    "position": position_target,
     "observer": observer_target,
     "chainhook": chainhook_target,
     "hiro": hiro_target,

@@ -207,7 +207,10 @@ class Gateway:
             self.hub.add_global(session)
 
     async def close(self, session: Session) -> None:
-        """Forget a session whose connection ended. Idempotent."""
+        """Forget a session whose connection ended. Idempotent.
+
+        The per-IP count and the session set are released first and synchronously, so a
+        failure or cancellation in the awaits after cannot leave the session counted."""
         if session.registered:
             session.registered = False
             self.connections.remove(session.remote)
@@ -215,8 +218,10 @@ class Gateway:
         self.sessions.discard(session)
         if self._emptied is not None and not self.sessions:
             self._emptied.set()
-        await self.hub.drop_session(session)
-        await session.stop()
+        try:
+            await self.hub.drop_session(session)
+        finally:
+            await session.stop()  # whatever the hub's unsubscribes did
 
     async def drain(self, window: float) -> None:
         """Refuse new connections and close every session with SHUTDOWN over ``window``.

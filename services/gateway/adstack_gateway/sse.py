@@ -22,7 +22,6 @@ from typing import Any
 
 import anyio
 import msgspec
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -165,8 +164,9 @@ async def sse_endpoint(request: Request) -> Response:
         # Refused: the error record, then the end (a 4xx, so EventSource does not retry).
         code = reply.data.get("code") if isinstance(reply.data, dict) else None
         status = _SUBSCRIBE_STATUS.get(str(code), 400)
-        return Response(format_sse(reply), status_code=status, media_type="text/event-stream",
-                        background=BackgroundTask(gateway.close, session))
+        record = format_sse(reply)
+        await gateway.close(session)
+        return Response(record, status_code=status, media_type="text/event-stream")
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 1000\n\n"

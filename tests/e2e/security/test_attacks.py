@@ -353,3 +353,20 @@ async def test_contracts_outside_the_claim_are_forbidden(
         assert [e["contractId"] for e in got] == [CAMPAIGN]
         assert all(e["contractId"] == CAMPAIGN for e in client.of("event"))
     await listener.still_receives()
+
+
+@pytest.mark.parametrize("pattern", [
+    f"{DEPLOYER}.promo-manage?", f"{DEPLOYER}.[a-z]romo-manager", f"{DEPLOYER}.promo-manage[r]",
+])
+async def test_claim_patterns_glob_only_with_star(guarded: services.Service,
+                                                  hostile: Hostile, pattern: str) -> None:
+    """Issue 18 item 15: ``?`` and ``[a-z]`` in a ``contracts`` claim were wildcards
+    (fnmatch); the docs promise only ``*``."""
+    hostile(SUITE, f"claim: pattern {pattern.split('.')[1]!r} is not a wildcard")
+    client = hostile_client(guarded, "ws", make_token(contracts=[pattern, f"{DEPLOYER}.auc*"]))
+    async with client:
+        await client.wait_for("connected")
+        refused = await client.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
+        assert refused["error"]["code"] == "FORBIDDEN", refused
+        allowed = await client.request("subscribe", {"contractId": AUCTION}, "subscribed")
+        assert allowed["contractId"] == AUCTION

@@ -141,3 +141,32 @@ def test_a_contract_id_with_trailing_or_leading_junk_is_invalid(contract: str) -
     with pytest.raises(ProtocolError) as info:
         parse_command("subscribe", {"contractId": contract})
     assert info.value.code is ErrorCode.INVALID_CONTRACT
+
+
+def test_a_request_id_is_echoed_to_at_most_64_characters() -> None:
+    """Issue 18 item 12: a 60,000-character requestId was echoed in full."""
+    from adstack_gateway.protocol import bound_request_id
+
+    assert parse_frame('{"event":"ping","requestId":"' + "r" * 60_000 + '"}')[2] == "r" * 64
+    assert parse_frame('{"event":"ping","requestId":' + "9" * 500 + "}")[2] is None
+    assert parse_frame('{"event":"ping","requestId":12}')[2] == 12
+    assert bound_request_id(True) is None and bound_request_id(["x"]) is None
+    assert bound_request_id("é" * 100) == "é" * 64
+
+
+@pytest.mark.parametrize("since", [
+    {"offset": 2**53, "epoch": "e"}, {"offset": 10**400, "epoch": "e"},
+    {"offset": 1, "epoch": "\u00b2"}, {"offset": 1, "epoch": "a b"},
+    {"offset": 1, "epoch": "e" * 65}, {"offset": True, "epoch": "e"},
+])
+def test_since_is_bounded(since: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_command("subscribe", {"contractId": C, "since": since})
+    assert info.value.code == ErrorCode.INVALID_PAYLOAD
+
+
+def test_since_at_the_bounds_is_accepted() -> None:
+    command = parse_command("subscribe", {"contractId": C,
+                                          "since": {"offset": 2**53 - 1, "epoch": "e" * 64}})
+    assert isinstance(command, Subscribe) and command.since is not None
+    assert command.since.offset == 2**53 - 1
