@@ -45,6 +45,15 @@ environment:
   RATE_LIMIT_BURST              commands a connection may send at once (default 40)
   RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)
   EVENT_HISTORY_LIMIT           largest getHistory limit (default 100)
+  SUBSCRIBE_HISTORY             newest events pushed in history after subscribed (default 10,
+                                0 = off)
+  GLOBAL_EVENTS                 send global_event for the contracts a token allows (default false)
+  CHAIN_FEED_STALE_AFTER        /health: the chain feed is live while the leader ingester heard
+                                from its source within this many seconds (default 120)
+  HEALTH_REQUIRES_CHAIN_FEED    /health answers 503 while the chain feed is not live (default
+                                false)
+  CAMPAIGN_CONTRACT, AUCTION_CONTRACT, BRIDGE_CONTRACT, PAYMENT_CONTRACT, GOVERNANCE_CONTRACT
+                                shown in /status contracts, as the original did
   STACKS_API_URL                Stacks API (Hiro) base URL for history backfill (default off)
   STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
   MAX_FRAME_BYTES               largest client frame (default 65536)

@@ -29,7 +29,10 @@ environment:
                        NODE_ENV=production; false there only if the node alone reaches the port)
   OBSERVER_MAX_BODY_BYTES  body size cap (default 67108864)
   BODY_TIMEOUT         seconds for a whole request body after its head (default 30; 408)
-  STACKS_SOURCES       observer,hiro,chainhook: one or several (default observer)
+  STACKS_SOURCES       observer,hiro,chainhook: one or several (default observer; hiro when
+                       unset and STACKS_WS_URL or STACKS_API_URL is set, as the original)
+  CHAIN_FEED_STALE_AFTER  /health: the chain feed is live while the leader heard from its
+                       source within this many seconds (default 120)
   STACKS_API_URL, STACKS_WS_URL, HIRO_API_KEY, HIRO_BACKFILL_MAX_BLOCKS  the hiro source
   CHAINHOOK_AUTH_HEADER  Authorization value POST /chainhook must carry (required with
                        the chainhook source in production)
