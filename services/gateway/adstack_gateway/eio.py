@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 LOG_EVERY = 10.0
 """Seconds between two INFO lines about the same kind of violation (others go to DEBUG)."""
+DISCARD_LIMIT = 4 << 20
+"""Bytes of a refused POST body read and dropped after the answer (see :func:`respond`)."""
 RETRY_AFTER = 5
 """``Retry-After`` seconds on a handshake refused by a pending-handshake cap."""
 
@@ -121,14 +123,31 @@ class CheckedWebSocket(AsgiWebSocket):  # type: ignore[misc]
         return data
 
 
-async def respond(send: Send, status: int, code: str, message: str,
-                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """A coded JSON error ``{"error": {"code", "message"}}`` that closes the connection."""
+async def respond(send: Send, status: int, code: str, message: str, *,
+                  headers: list[tuple[bytes, bytes]] | None = None,
+                  discard: Receive | None = None) -> None:
+    """A coded JSON error ``{"error": {"code", "message"}}`` that closes the connection.
+
+    With ``discard`` (the request's ``receive``), the answer goes out at once and then up
+    to :data:`DISCARD_LIMIT` bytes of the unread body are read and dropped before the
+    connection is closed: closing on unread bytes makes the kernel reset the connection,
+    and a client still sending would lose the answer.
+    """
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"), *(headers or [])]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": discard is not None})
+    if discard is not None:
+        dropped = 0
+        while dropped <= DISCARD_LIMIT:
+            chunk = await discard()
+            if chunk["type"] != "http.request":
+                break
+            dropped += len(chunk.get("body", b""))
+            if not chunk.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b""})
 
 
 def _header(scope: MutableMapping[str, Any], name: bytes) -> bytes | None:
@@ -176,14 +195,16 @@ class GatewayEngineIO(engineio.AsyncServer):  # type: ignore[misc]
             if _header(scope, b"transfer-encoding") is not None:
                 report_violation("length_required", "chunked polling POST", peer)
                 await respond(send, 400, HttpErrorCode.LENGTH_REQUIRED.value,
-                              "a polling POST needs a Content-Length (chunked is refused)")
+                              "a polling POST needs a Content-Length (chunked is refused)",
+                              discard=receive)
                 return None
             length = b"0"
         size = int(length) if length.isdigit() and len(length) <= 12 else -1
         if size < 0 or size > self.max_http_buffer_size:
             report_violation("body_too_large", f"polling POST of {length[:16]!r} bytes", peer)
             await respond(send, 413, HttpErrorCode.PAYLOAD_TOO_LARGE.value,
-                          f"a polling POST carries at most {self.max_http_buffer_size} bytes")
+                          f"a polling POST carries at most {self.max_http_buffer_size} bytes",
+                          discard=receive)
             return None
         chunks: list[bytes] = []
         while True:
