@@ -117,13 +117,20 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag(True)  # type: ignore[assignment]
+        self._pong_backlog = 0
+        """Bytes of PONG frames written since the write buffer was last empty."""
 
     def handle_ping(self) -> None:
+        before = self.transport.get_write_buffer_size()
         super().handle_ping()
-        if (not self.disconnected
-                and self.transport.get_write_buffer_size() > self.outbox_max_bytes):
+        after = self.transport.get_write_buffer_size()
+        # Only what the peer's PINGs add counts here: a backlog of data frames is the
+        # session's to judge (it closes a slow reader with 4001).
+        self._pong_backlog = 0 if after == 0 else self._pong_backlog + max(0, after - before)
+        if not self.disconnected and self._pong_backlog > self.outbox_max_bytes:
             report_violation("control_flood", "PING frames while not reading "
-                             f"(over {self.outbox_max_bytes} bytes unsent)", self._peer())
+                             f"(over {self.outbox_max_bytes} bytes of PONGs unsent)",
+                             self._peer())
             self.abort()
 
     def send_receive_event_to_app(self) -> None:
