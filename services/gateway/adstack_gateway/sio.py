@@ -10,8 +10,10 @@ Every command goes to :meth:`Gateway.handle`, exactly like a native frame. Diffe
 that Socket.IO imposes:
 
 - the token comes from ``auth.token`` (also accepted: ``Authorization: Bearer`` and a
-  ``token`` query parameter); a refused handshake is a ``connect_error`` whose ``message``
-  is the reason and whose ``data`` is ``{"code": <close code>}``;
+  ``token`` query parameter); a refused handshake (token, Origin, per-IP limit, draining)
+  is one ``connect_error`` whose ``message`` is the reason and whose ``data`` is
+  ``{"code": <close code>}``, on every transport: socket.io-client then closes its Engine.IO
+  session itself and does not retry (the gateway closes it after ``HANDSHAKE_TIMEOUT``);
 - a request id travels inside ``data`` (``requestId``) and comes back inside the reply's
   ``data``; when the client asks for an acknowledgement, the ack carries the reply frame
   ``{"event", "data", "requestId"?}``;
