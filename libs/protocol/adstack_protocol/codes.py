@@ -100,7 +100,8 @@ class IngestErrorCode(StrEnum):
 
 class HttpErrorCode(StrEnum):
     """Codes in HTTP error bodies ``{"error": {"code", "message"}}`` that the HTTP server of
-    either service writes itself, before the app has answered (``adstack_runtime``)."""
+    either service writes itself, before the app has answered (``adstack_runtime``), or
+    that the gateway's Engine.IO layer writes before python-engineio sees a request."""
 
     BODY_TIMEOUT = "BODY_TIMEOUT"
     """408: the request body was not complete within ``BODY_TIMEOUT`` seconds of its head;
@@ -108,3 +109,16 @@ class HttpErrorCode(StrEnum):
     HEAD_TOO_LARGE = "HEAD_TOO_LARGE"
     """400: the request head (request line and headers) is over 16 KB; the connection is
     closed."""
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    """413: a Socket.IO polling POST announced more than ``MAX_FRAME_BYTES``; answered
+    before its body is read, and the connection is closed."""
+    LENGTH_REQUIRED = "LENGTH_REQUIRED"
+    """400: a Socket.IO polling POST without ``Content-Length`` (chunked); the connection is
+    closed. Socket.IO clients always send a length."""
+    BAD_PACKET = "BAD_PACKET"
+    """400: a Socket.IO polling POST whose body is not an Engine.IO payload (not UTF-8, or
+    a packet without a valid type); its Engine.IO session is closed."""
+    TOO_MANY_HANDSHAKES = "TOO_MANY_HANDSHAKES"
+    """429 (with ``Retry-After``): too many Socket.IO handshakes from this IP, or in total,
+    have not joined the namespace yet (``MAX_PENDING_HANDSHAKES_PER_IP``,
+    ``MAX_PENDING_HANDSHAKES``)."""

@@ -107,3 +107,44 @@ def drain_offsets(count: int, window: float) -> list[float]:
         return []
     span = max(0.0, window) * 0.8
     return [span * i / count for i in range(count)]
+
+
+class PendingHandshakes:
+    """Engine.IO connections that have not joined the Socket.IO namespace yet, per client IP
+    and in total (``per_ip`` / ``total`` None = unlimited).
+
+    An Engine.IO handshake costs the server a session object, a queue and a timer before
+    any token is checked; these caps bound what one IP, and everyone together, can hold
+    that way. A connection leaves when it joins the namespace or is closed.
+    """
+
+    def __init__(self, per_ip: int | None, total: int | None) -> None:
+        self.per_ip = per_ip
+        self.total = total
+        self._open: Counter[str] = Counter()
+        self._count = 0
+
+    def has_room(self, ip: str) -> bool:
+        """True if one more pending handshake from ``ip`` fits under both caps."""
+        if self.total is not None and self._count >= self.total:
+            return False
+        return self.per_ip is None or self._open[ip] < self.per_ip
+
+    def try_add(self, ip: str) -> bool:
+        """Count one more pending handshake from ``ip``; False (nothing counted) if full."""
+        if not self.has_room(ip):
+            return False
+        self._open[ip] += 1
+        self._count += 1
+        return True
+
+    def remove(self, ip: str) -> None:
+        if self._open[ip] <= 0:
+            return
+        self._open[ip] -= 1
+        self._count -= 1
+        if self._open[ip] <= 0:
+            del self._open[ip]
+
+    def count(self, ip: str | None = None) -> int:
+        return self._count if ip is None else self._open[ip]

@@ -30,7 +30,13 @@ AUTH_REASONS = ("missing", "malformed", "too_large", "bad_signature", "expired",
                 "wrong_user")
 """``adstack_auth.AuthError.reason`` values, a refused ``Origin``, and a ``refresh`` token
 for another user."""
-RATE_LIMITS = ("commands", "connections_per_ip")
+RATE_LIMITS = ("commands", "connections_per_ip", "pending_handshakes")
+VIOLATIONS = ("eio_garbage", "invalid_utf8", "body_too_large", "length_required",
+              "sio_malformed", "control_flood", "join_timeout")
+"""Transport-level protocol violations (see :func:`record_violation`): an Engine.IO packet
+that is not one, bytes that are not UTF-8, a polling POST over the size limit or without a
+length, a malformed Socket.IO packet, a peer whose control frames (PING → PONG) outgrew
+``OUTBOX_MAX_BYTES``, an Engine.IO connection that never joined the namespace."""
 RECOVERY_OUTCOMES = ("recovered", "epoch_changed", "ahead", "history_gap", "unavailable",
                      "not_confirmed")
 """What a ``subscribe`` with ``since`` came to: ``recovered`` (all missed events
@@ -90,6 +96,9 @@ BACKFILLS = Counter("adstack_backfills",
                     "backfill leaves the Redis history as it is).", ["outcome"])
 BACKFILLED_EVENTS = Counter("adstack_backfilled_events",
                             "Events added to getHistory answers from the Stacks API.")
+VIOLATIONS_SEEN = Counter("adstack_protocol_violations",
+                          "Connections or requests refused for a transport-level protocol "
+                          "violation, by kind.", ["kind"])
 DRAINING = Gauge("adstack_draining", "1 while this gateway drains (after SIGTERM), else 0.",
                  multiprocess_mode="livemax")
 
@@ -183,6 +192,11 @@ def record_auth_failure(reason: str) -> None:
 def record_rate_limited(limit: str) -> None:
     """A request was refused by ``limit`` (``commands`` or ``connections_per_ip``)."""
     RATE_LIMIT_HITS.labels(limit=choose(limit, RATE_LIMITS)).inc()
+
+
+def record_violation(kind: str) -> None:
+    """See :data:`VIOLATIONS`."""
+    VIOLATIONS_SEEN.labels(kind=choose(kind, VIOLATIONS)).inc()
 
 
 def record_recovery(outcome: str) -> None:

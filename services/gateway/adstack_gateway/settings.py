@@ -67,6 +67,11 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
     max_connections_per_ip: int | None = 100
     handshake_timeout: float = 10.0
     """Seconds a Socket.IO client gets to join the namespace after opening Engine.IO."""
+    max_pending_handshakes_per_ip: int | None = 32
+    """Engine.IO connections from one IP that have not joined the namespace yet (beyond
+    it: 429); None = unlimited."""
+    max_pending_handshakes: int | None = 2048
+    """The same, over all IPs."""
     body_timeout: float = 30.0
     """Seconds an HTTP request (a Socket.IO polling POST) has, once its head is in, to send
     its whole body (408 after)."""
@@ -146,6 +151,9 @@ class GatewaySettings(msgspec.Struct, kw_only=True):
             rate_limit_close_after=env.int("RATE_LIMIT_CLOSE_AFTER", 20, minimum=1),
             max_connections_per_ip=env.int("MAX_CONNECTIONS_PER_IP", 100, minimum=0) or None,
             handshake_timeout=env.float("HANDSHAKE_TIMEOUT", 10.0, minimum=0.1),
+            max_pending_handshakes_per_ip=env.int("MAX_PENDING_HANDSHAKES_PER_IP", 32,
+                                                  minimum=0) or None,
+            max_pending_handshakes=env.int("MAX_PENDING_HANDSHAKES", 2048, minimum=0) or None,
             body_timeout=env.float("BODY_TIMEOUT", 30.0, minimum=0.1),
             stacks_api_url=(env.opt_str("STACKS_API_URL") or "").rstrip("/") or None,
             stacks_api_timeout=env.float("STACKS_API_TIMEOUT", 5.0, minimum=0.1),

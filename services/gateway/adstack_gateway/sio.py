@@ -10,8 +10,10 @@ Every command goes to :meth:`Gateway.handle`, exactly like a native frame. Diffe
 that Socket.IO imposes:
 
 - the token comes from ``auth.token`` (also accepted: ``Authorization: Bearer`` and a
-  ``token`` query parameter); a refused handshake is a ``connect_error`` whose ``message``
-  is the reason and whose ``data`` is ``{"code": <close code>}``;
+  ``token`` query parameter); a refused handshake (token, Origin, per-IP limit, draining)
+  is one ``connect_error`` whose ``message`` is the reason and whose ``data`` is
+  ``{"code": <close code>}``, on every transport: socket.io-client then closes its Engine.IO
+  session itself and does not retry (the gateway closes it after ``HANDSHAKE_TIMEOUT``);
 - a request id travels inside ``data`` (``requestId``) and comes back inside the reply's
   ``data``; when the client asks for an acknowledgement, the ack carries the reply frame
   ``{"event", "data", "requestId"?}``;
@@ -25,23 +27,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 import engineio
 import socketio
 
+from adstack_gateway import metrics as m
 from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.eio import GatewaySocketIO, LibraryLog, peer_of, report_violation
+from adstack_gateway.limits import PendingHandshakes
 from adstack_gateway.protocol import handshake_token
 from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
 from adstack_gateway.siopacket import command_arguments, packet_problem
-from adstack_gateway.wsproto import GatewayWebSocketProtocol, direct_socket
+from adstack_gateway.wsproto import GatewayWebSocketProtocol, direct_socket, socket_of
 from adstack_protocol import CloseCode, ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/"
+HANG_UP_GRACE = 1.0
+"""Seconds a WebSocket closed by the server (not in the namespace in time, or broke the
+protocol before joining) has to take its CLOSE; then its connection is dropped."""
 QUEUE_PACKETS = 32
 """Packets queued in Engine.IO before a send waits for the client to take them: this keeps
 the session's byte-bounded outbox (and its SLOW close) in charge of a slow client."""
@@ -163,65 +172,115 @@ def _remote(environ: dict[str, Any]) -> str:
     return str(client[0]) if client else ""
 
 
+@dataclass(slots=True)
+class _EioConnection:
+    """What the gateway keeps about one Engine.IO connection."""
+
+    ip: str
+    scope: dict[str, Any] | None
+    reserved: bool
+    """It holds one of its IP's ``MAX_CONNECTIONS_PER_IP`` slots (handed to its session)."""
+    pending: bool = True
+    """Counted in the pending-handshake caps (not in the namespace yet)."""
+    expiry: asyncio.TimerHandle | None = None
+
+
 def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
-               ) -> socketio.AsyncServer:
+               ) -> GatewaySocketIO:
     """The Socket.IO server for ``gateway`` (mount it with ``socketio.ASGIApp``).
 
     ``upgrades`` maps an Engine.IO sid to the scope of the WebSocket it upgrades to (the app
     fills it), so upgraded sessions can take direct frames too.
     """
     settings = gateway.settings
-    origins: str | list[str] = ("*" if "*" in settings.allowed_origins
-                                else list(settings.allowed_origins))
-    sio = socketio.AsyncServer(
+    GatewayWebSocketProtocol.outbox_max_bytes = settings.outbox_max_bytes
+    sio = GatewaySocketIO(
         async_mode="asgi",
-        cors_allowed_origins=origins,
+        # Every Origin passes the Engine.IO layer (which would answer a refused one with a
+        # bare HTTP 400 the client reports as a network error and retries): the gateway
+        # refuses it at the namespace, with a CONNECT_ERROR carrying FORBIDDEN_ORIGIN.
+        cors_allowed_origins="*",
         max_http_buffer_size=settings.max_frame_bytes,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         # One command at a time per client, in order, like the native protocol.
         async_handlers=False,
         logger=False,
-        engineio_logger=False,
+        engineio_logger=LibraryLog(logging.getLogger("adstack_gateway.engineio"), {}),
     )
+    sio.eio.pending = pending = PendingHandshakes(settings.max_pending_handshakes_per_ip,
+                                                  settings.max_pending_handshakes)
     sessions: dict[str, Session] = {}
+    connections: dict[str, _EioConnection] = {}
+    """Engine.IO sid → its bookkeeping, from its handshake until it is closed."""
     tasks: set[asyncio.Task[None]] = set()
 
-    async def hang_up(eio_sid: str) -> None:
-        """Close an Engine.IO connection: a CLOSE packet, then its WebSocket is closed even
-        if the client ignores the CLOSE (a hostile one would keep it open, and sending)."""
-        socket = sio.eio.sockets.get(eio_sid)
-        if socket is None:
-            return
-        await sio.eio.disconnect(eio_sid)
-        if socket.upgraded:
-            socket.queue.put_nowait(None)  # the writer sends the CLOSE, then closes
+    def release_slot(record: _EioConnection) -> None:
+        if record.reserved:
+            record.reserved = False
+            gateway.connections.remove(record.ip)
 
-    async def drop_refused(sid: str, eio_sid: str) -> None:
-        # A refused client must not keep an Engine.IO connection open (it would not count
-        # against any limit). Close it once the CONNECT_ERROR is queued ahead of the close.
-        for attempt in range(500):
-            if sio.manager.eio_sid_from_sid(sid, NAMESPACE) is None:
-                break
-            await asyncio.sleep(0 if attempt < 20 else 0.01)
-        await hang_up(eio_sid)
+    def leave_pending(record: _EioConnection) -> None:
+        release_slot(record)
+        if record.pending:
+            record.pending = False
+            pending.remove(record.ip)
+
+    async def hang_up(eio_sid: str) -> None:
+        """Close an Engine.IO connection now, without waiting for the client.
+
+        A CLOSE packet is queued (a waiting long-poll returns it; a WebSocket's writer sends
+        it, then closes) and the session is forgotten at once. A WebSocket peer that does
+        not read gets :data:`HANG_UP_GRACE` seconds, then its connection is dropped.
+        """
+        socket = sio.eio.sockets.get(eio_sid)
+        record = connections.get(eio_sid)
+        if socket is not None:
+            if not socket.closing and not socket.closed:
+                await socket.close(wait=False, abort=False,
+                                   reason=sio.eio.reason.SERVER_DISCONNECT)
+            sio.eio.sockets.pop(eio_sid, None)
+            if socket.upgraded:
+                socket.queue.put_nowait(None)  # the writer sends the CLOSE, then closes
+        forget(eio_sid)
+        protocol = socket_of(upgrades.get(eio_sid) if upgrades else None) or socket_of(
+            record.scope if record is not None else None)
+        if protocol is not None:
+            asyncio.get_running_loop().call_later(HANG_UP_GRACE, protocol.abort)
+
+    def forget(eio_sid: str) -> None:
+        record = connections.pop(eio_sid, None)
+        if record is not None:
+            leave_pending(record)
+            if record.expiry is not None:
+                record.expiry.cancel()
+                record.expiry = None
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         try:
             claims = await gateway.handshake(_token(environ, auth), environ.get("HTTP_ORIGIN"))
-            eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
             scope = environ.get("asgi.scope")
             websocket = (direct_socket(scope) if settings.ws_direct_write and
                          isinstance(scope, dict) and scope.get("type") == "websocket" else None)
             transport = SioTransport(sio, sid, eio_sid, websocket,
                                      upgrades if settings.ws_direct_write else None)
+            record = connections.get(eio_sid)
+            if record is not None:
+                # The IP slot its handshake held goes to the session (no await between
+                # giving it back and new_session taking it).
+                release_slot(record)
             session = gateway.new_session(claims, transport, remote=_remote(environ),
                                           kind="sio")
+            if record is not None:
+                leave_pending(record)
         except Refused as exc:
-            task = asyncio.create_task(
-                drop_refused(sid, sio.manager.eio_sid_from_sid(sid, NAMESPACE)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            # A CONNECT_ERROR {message, data: {code}}: socket.io-client reports it as
+            # connect_error and does not reconnect by itself; it closes the Engine.IO
+            # connection, which otherwise stays pending until the handshake timeout. (Closing
+            # it here raced the CONNECT_ERROR: a polling client that was upgrading saw a
+            # 400 "xhr poll error" instead and retried forever.)
+            log.debug("Socket.IO handshake refused (%d): %s", exc.code, exc.reason)
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.reason, {"code": int(exc.code)}) from None
         sessions[sid] = session
@@ -237,7 +296,9 @@ def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
             # The Engine.IO connection may stay open after leaving the namespace (a client
             # sending "41", or a terminal close): it no longer counts against the per-IP
             # limit, so it gets the same time as a new one to (re)join, then it is closed.
-            expire_later(session.transport.eio_sid)
+            record = connections.get(session.transport.eio_sid)
+            if record is not None:
+                expire_later(session.transport.eio_sid, record)
             await gateway.close(session)
 
     async def command(event: str, sid: str, *args: Any) -> Any:
@@ -252,27 +313,51 @@ def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
     sio.on("disconnect", disconnect)
     sio.on("*", command)
 
-    # An Engine.IO connection that is not in the namespace is not a session and counts
-    # against no limit: it gets ``handshake_timeout`` seconds to join, then it is closed.
+    # An Engine.IO connection that is not in the namespace is not a session: it counts in
+    # the pending-handshake caps and holds one of its IP's MAX_CONNECTIONS_PER_IP slots (if
+    # one is free), and gets ``handshake_timeout`` seconds to join; then it is closed.
     join_namespace = sio.eio.handlers["connect"]
 
     async def eio_connect(eio_sid: str, environ: dict[str, Any]) -> Any:
-        expire_later(eio_sid)
+        scope = environ.get("asgi.scope")
+        ip = peer_of(scope)
+        if not pending.try_add(ip):
+            return False  # GatewayEngineIO checked just before; never expected
+        record = _EioConnection(ip, scope if isinstance(scope, dict) else None,
+                                reserved=gateway.connections.try_add(ip))
+        connections[eio_sid] = record
+        expire_later(eio_sid, record)
         return await join_namespace(eio_sid, environ)
 
-    def expire_later(eio_sid: str) -> None:
-        task = asyncio.create_task(expire_handshake(eio_sid))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+    def expire_later(eio_sid: str, record: _EioConnection) -> None:
+        if record.expiry is not None:
+            record.expiry.cancel()
+        record.expiry = asyncio.get_running_loop().call_later(
+            settings.handshake_timeout, expire_handshake, eio_sid)
 
-    async def expire_handshake(eio_sid: str) -> None:
-        await asyncio.sleep(settings.handshake_timeout)
+    def expire_handshake(eio_sid: str) -> None:
+        record = connections.get(eio_sid)
+        if record is not None:
+            record.expiry = None
         if (eio_sid in sio.eio.sockets
                 and sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is None):
-            log.info("Engine.IO connection %s is not in the namespace; closed", eio_sid)
-            await hang_up(eio_sid)
+            m.record_violation("join_timeout")
+            log.debug("Engine.IO connection %s is not in the namespace; closed", eio_sid)
+            task = asyncio.create_task(hang_up(eio_sid))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        elif eio_sid not in sio.eio.sockets:
+            forget(eio_sid)
 
     sio.eio.on("connect", eio_connect)
+
+    leave_engine = sio.eio.handlers["disconnect"]
+
+    async def eio_disconnect(eio_sid: str, reason: Any = None) -> Any:
+        forget(eio_sid)
+        return await leave_engine(eio_sid, reason)
+
+    sio.eio.on("disconnect", eio_disconnect)
 
     # Every Socket.IO packet is checked before python-socketio acts on it (see siopacket):
     # a binary or malformed packet closes the connection with BAD_REQUEST (4501).
@@ -290,7 +375,8 @@ def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
                 log.info("Socket.IO connection %s closed: %s", eio_sid, problem)
                 session.close_soon(CloseCode.BAD_REQUEST, problem)
         elif eio_sid in sio.eio.sockets:
-            log.info("Engine.IO connection %s closed: %s", eio_sid, problem)
+            record = connections.get(eio_sid)
+            report_violation("sio_malformed", problem, record.ip if record else "")
             await hang_up(eio_sid)  # not (or no longer) in the namespace
         return None
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engineio import packet as eio_packet
+from engineio import payload as eio_payload
 from socketio import packet as sio_packet
 
 BINARY = "binary packets are not supported"
@@ -75,3 +77,44 @@ def command_arguments(args: tuple[Any, ...] | list[Any]) -> tuple[Any, Any]:
         if not isinstance(request_id, str | int) or isinstance(request_id, bool):
             request_id = None
     return data, request_id
+
+
+EIO_GARBAGE = "not an Engine.IO packet"
+NOT_UTF8 = "not UTF-8 text"
+_EIO_TYPES = frozenset("0123456")
+"""Engine.IO v4 packet types: open, close, ping, pong, message, upgrade, noop."""
+
+
+def eio_text_problem(text: str) -> str | None:
+    """Why a text WebSocket frame is not an Engine.IO packet; None if it is one.
+
+    python-engineio decodes frames outside any ``try``: an empty frame, a frame that does
+    not start with a packet type (``x``) or one whose JSON nests too deep raised out of its
+    WebSocket handler, and the server logged a traceback per frame.
+    """
+    if text[:1] not in _EIO_TYPES and not text.startswith("b"):
+        return EIO_GARBAGE
+    try:
+        eio_packet.Packet(encoded_packet=text)
+    except Exception:
+        return EIO_GARBAGE
+    return None
+
+
+def eio_payload_problem(body: bytes) -> str | None:
+    """Why a polling POST body is not an Engine.IO v4 payload; None if it is one.
+
+    A payload is UTF-8 text: packets separated by the record separator (0x1E), each
+    starting with its type digit (``b`` + base64 for a binary one).
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return NOT_UTF8
+    try:
+        packets = eio_payload.Payload(encoded_payload=text).packets
+    except Exception:
+        return EIO_GARBAGE
+    if any(p.packet_type not in range(7) for p in packets):
+        return EIO_GARBAGE
+    return None

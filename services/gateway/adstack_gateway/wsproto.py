@@ -17,6 +17,14 @@ Memory per connection is what limits how many clients one process holds. Compare
 the stock protocol this one keeps its inbox and write-flow flag in small slotted objects
 instead of an ``asyncio.Queue`` and an ``asyncio.Event`` (five deques of ~760 bytes), and
 drops the handshake request and response once the connection is accepted.
+
+What a peer can make the server write without reading is bounded too: websockets answers
+every PING frame with a PONG, and a peer that sends PINGs and never reads grew the write
+buffer without limit (one connection took a gateway from 81 MB to 861 MB in 45 s). Once
+what the connection has not sent exceeds :attr:`GatewayWebSocketProtocol.outbox_max_bytes`
+(``OUTBOX_MAX_BYTES``) after a control frame from the peer, the connection is dropped
+(``adstack_protocol_violations_total{kind="control_flood"}``). A text frame that is not
+UTF-8 is refused with 1007 and counted, without uvicorn's ERROR traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
+
+from adstack_gateway.eio import report_violation
 
 SEND_KEY = "adstack.server_send"
 """Scope key under which the gateway app keeps the server's own ASGI ``send`` callable."""
@@ -99,10 +109,51 @@ class _Flag:
 class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol with direct frame writes (pass it as ``ws=``)."""
 
+    outbox_max_bytes: int = 1 << 20
+    """Unsent bytes beyond which a peer's control frame drops the connection; the gateway
+    sets it from ``OUTBOX_MAX_BYTES`` (``create_sio``)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag(True)  # type: ignore[assignment]
+        self._pong_backlog = 0
+        """Bytes of PONG frames written since the write buffer was last empty."""
+
+    def handle_ping(self) -> None:
+        before = self.transport.get_write_buffer_size()
+        super().handle_ping()
+        after = self.transport.get_write_buffer_size()
+        # Only what the peer's PINGs add counts here: a backlog of data frames is the
+        # session's to judge (it closes a slow reader with 4001).
+        self._pong_backlog = 0 if after == 0 else self._pong_backlog + max(0, after - before)
+        if not self.disconnected and self._pong_backlog > self.outbox_max_bytes:
+            report_violation("control_flood", "PING frames while not reading "
+                             f"(over {self.outbox_max_bytes} bytes of PONGs unsent)",
+                             self._peer())
+            self.abort()
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                data.decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                report_violation("invalid_utf8", "a text frame that is not UTF-8",
+                                 self._peer())
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
+
+    def abort(self) -> None:
+        """Drop the connection now, whatever is left unsent."""
+        if not self.disconnected:
+            self.transport.abort()
+
+    def _peer(self) -> str:
+        return str(self.client[0]) if self.client else ""
 
     async def send(self, message: Any) -> None:
         await super().send(message)
@@ -121,6 +172,12 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
         transport = self.transport
         transport.write(data)
         return transport.get_write_buffer_size()
+
+
+def socket_of(scope: Any) -> GatewayWebSocketProtocol | None:
+    """The connection of a WebSocket ``scope`` (any state), if it is one of ours."""
+    protocol = getattr(scope.get(SEND_KEY), "__self__", None) if scope else None
+    return protocol if isinstance(protocol, GatewayWebSocketProtocol) else None
 
 
 def direct_socket(scope: Any) -> GatewayWebSocketProtocol | None:

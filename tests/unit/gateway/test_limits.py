@@ -7,6 +7,7 @@ import pytest
 from adstack_gateway.limits import (
     CommandLimiter,
     ConnectionCounter,
+    PendingHandshakes,
     TokenBucket,
     Verdict,
     drain_offsets,
@@ -71,3 +72,24 @@ def test_drain_spreads_closes_over_most_of_the_window() -> None:
     offsets = drain_offsets(4, 10)
     assert offsets == [0.0, 2.0, 4.0, 6.0]
     assert max(drain_offsets(1000, 10)) < 8.0
+
+
+def test_pending_handshakes_are_capped_per_ip_and_in_total() -> None:
+    pending = PendingHandshakes(per_ip=2, total=3)
+    assert pending.try_add("a") and pending.try_add("a")
+    assert not pending.has_room("a") and not pending.try_add("a")
+    assert pending.try_add("b")
+    assert not pending.try_add("c")  # the total is reached
+    assert pending.count() == 3 and pending.count("a") == 2
+    pending.remove("a")
+    assert pending.try_add("c")
+    pending.remove("zzz")  # never added: nothing changes
+    assert pending.count() == 3
+
+
+def test_pending_handshakes_without_caps() -> None:
+    pending = PendingHandshakes(None, None)
+    assert all(pending.try_add("a") for _ in range(1000))
+    for _ in range(1000):
+        pending.remove("a")
+    assert pending.count() == 0 and pending.count("a") == 0

@@ -9,9 +9,13 @@ import pytest
 from adstack_gateway.siopacket import (
     BAD_EVENT,
     BINARY,
+    EIO_GARBAGE,
     MALFORMED,
+    NOT_UTF8,
     UNEXPECTED_ACK,
     command_arguments,
+    eio_payload_problem,
+    eio_text_problem,
     packet_problem,
 )
 
@@ -57,3 +61,27 @@ def test_command_arguments(args: tuple[Any, ...], expected: tuple[Any, Any]) -> 
     original = [dict(a) if isinstance(a, dict) else a for a in args]
     assert command_arguments(args) == expected
     assert list(args) == original, "the client's data is not modified"
+
+
+@pytest.mark.parametrize("frame", ["0", "2", "3probe", "40", '42["ping"]', "4zzzz", "5", "6",
+                                   "bAAEC"])
+def test_engineio_packets_pass(frame: str) -> None:
+    assert eio_text_problem(frame) is None
+
+
+@pytest.mark.parametrize("frame", ["", "x", "7", "9", " 2", "4" + "[" * 5000 + "]" * 5000])
+def test_engineio_garbage_is_named(frame: str) -> None:
+    assert eio_text_problem(frame) == EIO_GARBAGE
+
+
+@pytest.mark.parametrize("body", [b"", b"40", b"40\x1e2", b'42["ping"]\x1e3', b"4zzzz"])
+def test_polling_payloads_pass(body: bytes) -> None:
+    assert eio_payload_problem(body) is None
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    (b"x", EIO_GARBAGE), (b"40\x1ex", EIO_GARBAGE), (b"40\x1e", EIO_GARBAGE),
+    (b"7", EIO_GARBAGE), (b"\x1e".join([b"2"] * 17), EIO_GARBAGE),
+    (b"4\xff", NOT_UTF8), (b"\xc3", NOT_UTF8)])
+def test_polling_garbage_is_named(body: bytes, problem: str) -> None:
+    assert eio_payload_problem(body) == problem
