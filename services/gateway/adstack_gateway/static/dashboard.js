@@ -15,7 +15,7 @@ const CHART_WINDOW_MS = 5 * 60 * 1000;
 const BUCKET_MS = 2000;
 const RATE_NOW_MS = 10000;
 const MAX_BLOCKS = 8;
-const MAX_TOASTS = 3;
+const MAX_TOASTS_PER_KIND = 2;
 const TOAST_MS = 6000;
 const STATS_EVERY_MS = 10000;
 const SEEN_LIMIT = 50000;
@@ -538,7 +538,11 @@ function toast(text, kind = "info") {
   const box = $("toasts");
   const el = h("div", { class: `toast ${kind}`, role: "status" }, text);
   box.prepend(el);
-  while (box.children.length > MAX_TOASTS) box.lastElementChild.remove();
+  // Warnings and news each keep their newest few: a burst of new campaigns never hides a
+  // reorg or a failed recovery, and a run of reorgs never hides the campaigns.
+  const group = (t) => (t.classList.contains("warn") ? "warn" : "news");
+  const same = [...box.children].filter((t) => group(t) === group(el));
+  while (same.length > MAX_TOASTS_PER_KIND) same.pop().remove();
   setTimeout(() => el.remove(), TOAST_MS);
 }
 
