@@ -35,12 +35,15 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 def deltas(before: Samples, after: Samples, prefix: str = "adstack_") -> dict[str, float]:
     """Every series (``name{a="x"}``) under ``prefix`` whose value changed, and by how much.
 
-    Counter ``_created`` timestamps are left out; series new in ``after`` count from 0.
+    Counter ``_created`` timestamps and the uptime clock (a counter, as the original declared
+    it: Python's parser reads it as ``…_total``) are left out; series new in ``after`` count
+    from 0.
     """
     out: dict[str, float] = {}
     for key, now in after.items():
         name, labels = key
-        if not name.startswith(prefix) or name.endswith("_created"):
+        if (not name.startswith(prefix) or name.endswith("_created")
+                or name.startswith("adstack_uptime_seconds")):
             continue
         change = now - before.get(key, 0.0)
         if change:

@@ -353,13 +353,13 @@ class Gateway:
             m.record_recovery(outcome)
             recovered = outcome == "recovered"
         else:
-            # The position first, then the history: whatever is published in between is
-            # in the history and counted below, so the held live copy is dropped.
+            # The position first: the history is what was there then, and everything after
+            # it arrives live (held meanwhile), each event once.
             position = await self._position(contract)
             if position is not None:
                 sub.epoch, sub.last_offset = position
-            if push_history:
-                history = await self._recent(contract, sub)
+                if push_history:
+                    history = await self._recent(contract, sub)
         self._reply(call, ServerEvent.SUBSCRIBED,
                     self._subscribed_body(contract, cmd, sub, recovered))
         if session.subscriptions.get(contract) is not sub:
@@ -376,24 +376,26 @@ class Gateway:
                                       source=message.source)
 
     async def _recent(self, contract: str, sub: Subscription) -> list[bytes]:
-        """The newest events (newest first, at most ``SUBSCRIBE_HISTORY``) that pass the
-        subscription's filter; moves ``sub``'s position past them. Empty if Redis fails."""
+        """The newest events (newest first, at most ``SUBSCRIBE_HISTORY``) at or before the
+        subscription's position that pass its filter. Empty if Redis fails."""
         wanted = self.settings.subscribe_history
         try:
+            # Newer events than the position may be read too (they are skipped: they come
+            # live); a filter may skip many, so read the whole capped history then.
             events = await self.store.recent(
-                contract, wanted if sub.event_types is None else self.settings.history_limit)
+                contract, wanted + 10 if sub.event_types is None
+                else self.settings.history_limit)
         except BusUnavailable:
             log.debug("no history pushed for %s: the store is unavailable", contract)
             return []
         out: list[bytes] = []
         for data in events:
             peek = _event_peek.decode(data)
+            if peek.epoch != sub.epoch or peek.offset > sub.last_offset:
+                continue
             if sub.event_types is not None and peek.type not in sub.event_types:
                 continue
             out.append(data)
-            if peek.offset and (not sub.epoch or peek.epoch == sub.epoch) and (
-                    peek.offset > sub.last_offset):
-                sub.epoch, sub.last_offset = peek.epoch or sub.epoch, peek.offset
             if len(out) >= wanted:
                 break
         return out
