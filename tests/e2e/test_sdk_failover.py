@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from adstack_bus import Publisher, create_redis
@@ -59,18 +57,8 @@ async def test_sdk_clients_survive_a_gateway_kill_with_exact_sequences(
             runs.append((urls, ["campaign_created", "campaign_paused"], [], [], len(filtered)))
         tasks = [asyncio.create_task(consume(urls, token, types, exp, out, notes))
                  for urls, types, out, notes, exp in runs]
-        # Await every client's subscription (a fresh subscribe does not replay what was
-        # published before it): each gateway counts its subscriptions and Redis channels.
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(timeout=10) as http:
-            while True:
-                states = [(await http.get(f"{gw.http}/status")).json()["connections"]
-                          for gw in (gw_a, gw_b)]
-                if (sum(st["subscriptions"] for st in states) == len(runs)
-                        and all(st["redisChannels"] >= 1 for st in states)):
-                    break
-                assert time.monotonic() < deadline, f"clients never all subscribed: {states}"
-                await asyncio.sleep(0.1)
+        # A fresh subscribe does not replay what was published before it.
+        await services.await_subscriptions([gw_a, gw_b], len(runs))
 
         async def produce() -> None:
             for start in range(0, total, 25):
