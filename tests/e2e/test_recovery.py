@@ -86,7 +86,7 @@ async def test_sdk_is_told_when_the_gap_exceeds_the_history(
                         return
 
             task = asyncio.create_task(consume())
-            await asyncio.sleep(0.5)
+            await services.await_subscriptions([gw], 1)
             await publisher.publish_events([make_event(1)])
             while not items:
                 await asyncio.sleep(0.02)
@@ -96,7 +96,7 @@ async def test_sdk_is_told_when_the_gap_exceeds_the_history(
             gw = services.Service("adstack_gateway", port, gw.env, log_dir).start()
             while client.connections < 2:
                 await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)
+            await services.await_subscriptions([gw], 1)  # resubscribed (with its offset)
             await publisher.publish_events([make_event(100)])
             await asyncio.wait_for(task, 20)
         kinds = [type(i).__name__ for i in items]

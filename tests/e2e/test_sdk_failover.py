@@ -57,7 +57,8 @@ async def test_sdk_clients_survive_a_gateway_kill_with_exact_sequences(
             runs.append((urls, ["campaign_created", "campaign_paused"], [], [], len(filtered)))
         tasks = [asyncio.create_task(consume(urls, token, types, exp, out, notes))
                  for urls, types, out, notes, exp in runs]
-        await asyncio.sleep(1.0)  # every client connected and subscribed
+        # A fresh subscribe does not replay what was published before it.
+        await services.await_subscriptions([gw_a, gw_b], len(runs))
 
         async def produce() -> None:
             for start in range(0, total, 25):

@@ -28,6 +28,15 @@ def make_event(n: int, etype: str = "spend_recorded") -> ContractEvent:
                          data={"n": n})
 
 
+async def until_subscribed(records: list[dict[str, Any]], reader: asyncio.Task[None]) -> None:
+    """Await the stream's ``subscribed`` record: events published before it are not sent."""
+    deadline = asyncio.get_running_loop().time() + 15
+    while not any(r["event"] == "subscribed" for r in records):
+        assert not reader.done(), reader
+        assert asyncio.get_running_loop().time() < deadline, records
+        await asyncio.sleep(0.02)
+
+
 async def read_records(response: httpx.Response, want_events: int,
                        out: list[dict[str, Any]]) -> None:
     record: dict[str, Any] = {}
@@ -80,7 +89,7 @@ async def test_sse_streams_filters_and_resumes_with_last_event_id(
                 async with http.stream("GET", f"{gw.http}/sse", params=params) as response:
                     assert response.headers["content-type"].startswith("text/event-stream")
                     reader = asyncio.create_task(read_records(response, 3, records))
-                    await asyncio.sleep(0.5)
+                    await until_subscribed(records, reader)
                     await publisher.publish_events([
                         make_event(1), make_event(2, "campaign_created"), make_event(3),
                         make_event(4, "campaign_paused")])
@@ -98,7 +107,7 @@ async def test_sse_streams_filters_and_resumes_with_last_event_id(
                 async with http.stream("GET", f"{gw.http}/sse", params=params,
                                        headers={"Last-Event-ID": last_id}) as response:
                     reader = asyncio.create_task(read_records(response, 5, resumed))
-                    await asyncio.sleep(0.3)
+                    await until_subscribed(resumed, reader)
                     await publisher.publish_events([make_event(9)])
                     await asyncio.wait_for(reader, 10)
                 subscribed = next(r for r in resumed if r["event"] == "subscribed")

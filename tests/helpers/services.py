@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -130,3 +131,21 @@ def gateway(redis_url: str, log_dir: Path, *, args: Sequence[str] = (),
     env = {"JWT_SECRET": TEST_SECRET, **extra}
     return Service("adstack_gateway", port, base_env(redis_url, PORT=str(port), **env),
                    log_dir, args)
+
+
+async def await_subscriptions(gateways: Sequence[Service], count: int,
+                              timeout: float = 30.0) -> None:
+    """Until the gateways together hold ``count`` client subscriptions, each on a live Redis
+    channel (their ``/status``). Await this instead of sleeping before publishing events a
+    fresh subscription must receive: what is published before it is not replayed."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=10) as http:
+        while True:
+            states = [(await http.get(f"{gw.http}/status")).json()["connections"]
+                      for gw in gateways]
+            held = [st for st in states if st["subscriptions"]]
+            if (sum(st["subscriptions"] for st in states) == count
+                    and all(st["redisChannels"] >= 1 for st in held)):
+                return
+            assert time.monotonic() < deadline, f"never {count} subscriptions: {states}"
+            await asyncio.sleep(0.05)

@@ -67,8 +67,10 @@ async def test_revert_withdraws_once_and_updates_history_and_stats(
 
 
 async def test_a_stale_fencing_token_publishes_nothing(redis: aioredis.Redis) -> None:
-    first = Lease(redis, "a", ttl_ms=300)
-    second = Lease(redis, "b", ttl_ms=300)
+    # Long enough that b's first try surely falls inside a's lease on a loaded machine;
+    # the lease's real expiry is then awaited (no sleep that guesses it).
+    first = Lease(redis, "a", ttl_ms=2000)
+    second = Lease(redis, "b", ttl_ms=2000)
     token_a = await first.acquire()
     assert token_a is not None
     assert await second.acquire() is None
@@ -76,7 +78,10 @@ async def test_a_stale_fencing_token_publishes_nothing(redis: aioredis.Redis) ->
     chain = Chain({"CAMPAIGN_CONTRACT": CAMPAIGN}, seed=3, events_per_block=2)
     rec = record(chain.next_block())
     assert (await old_leader.publish_events(rec.events[:1])).published == 1
-    await asyncio.sleep(0.45)  # a's lease expires (the process was "paused")
+    deadline = asyncio.get_running_loop().time() + 20
+    while await redis.exists(keys.LEADER):  # a's lease expires (the process was "paused")
+        assert asyncio.get_running_loop().time() < deadline, "the lease never expired"
+        await asyncio.sleep(0.05)
     token_b = await second.acquire()
     assert token_b is not None and token_b > token_a
     assert not await first.renew(token_a)
