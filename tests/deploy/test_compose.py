@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from adstack_config import ConfigError
+from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
 
@@ -132,3 +133,23 @@ def test_the_production_ingester_gets_the_token_the_devnet_sends() -> None:
     IngesterSettings.from_env(ingester)  # starts
     with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
         IngesterSettings.from_env({k: v for k, v in ingester.items() if k != "OBSERVER_TOKEN"})
+
+
+def test_the_try_out_defaults_start_only_with_the_insecure_override_and_say_so() -> None:
+    """Compose's change-me secrets and ALLOWED_ORIGINS=* run in production only because the
+    file sets ALLOW_INSECURE_CONFIG (overridable from the shell); each is then a warning."""
+    services = compose()["services"]
+    ingester = resolved(services["ingester"]["environment"])
+    gateway = resolved(services["gateway-a"]["environment"])
+    assert gateway["NODE_ENV"] == ingester["NODE_ENV"] == "production"
+    assert services["ingester"]["environment"]["ALLOW_INSECURE_CONFIG"].startswith(
+        "${ALLOW_INSECURE_CONFIG:-")
+    warned = " ".join(IngesterSettings.from_env(ingester).warnings)
+    assert "OBSERVER_TOKEN is a placeholder" in warned
+    warned = " ".join(GatewaySettings.from_env(gateway).warnings)
+    assert "JWT_SECRET is a placeholder" in warned and "ALLOWED_ORIGINS=*" in warned
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN is a placeholder"):
+        IngesterSettings.from_env({**ingester, "ALLOW_INSECURE_CONFIG": "false"})
+    with pytest.raises(ConfigError) as refused:
+        GatewaySettings.from_env({**gateway, "ALLOW_INSECURE_CONFIG": "false"})
+    assert len(refused.value.problems) == 2  # JWT_SECRET and ALLOWED_ORIGINS

@@ -5,6 +5,7 @@ autoscaling, disruption budget, secrets, scraping)."""
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -210,11 +211,25 @@ def test_the_production_ingester_gets_its_observer_token_from_a_secret(path: Pat
     gateway = pod_spec(find(docs, "Deployment", "adstack-gateway"))["containers"][0]
     assert ref["name"] not in [next(iter(r.values()))["name"] for r in gateway["envFrom"]]
     assert "OBSERVER_TOKEN" not in [e["name"] for e in gateway.get("env", [])]
-    # What the ingester process would read: it starts with the token, not without it.
+    # What the ingester process would read: the shipped placeholder is refused until it is
+    # replaced; then it starts with the token, and not without it.
     shared = {**config, **find(docs, "Secret", "adstack-secrets")["stringData"]}
-    IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN is a placeholder"):
+        IngesterSettings.from_env({**shared,
+                                   "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
+    IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secrets.token_hex(32)})
     with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
         IngesterSettings.from_env(shared)
+
+
+def test_the_production_gateway_refuses_the_placeholder_secret_until_replaced() -> None:
+    docs = objects()
+    shared = {**find(docs, "ConfigMap", "adstack-config")["data"],
+              **find(docs, "Secret", "adstack-secrets")["stringData"]}
+    with pytest.raises(ConfigError, match="JWT_SECRET is a placeholder"):
+        GatewaySettings.from_env(shared)
+    settings = GatewaySettings.from_env({**shared, "JWT_SECRET": secrets.token_hex(32)})
+    assert settings.production and settings.warnings == ()
 
 
 def test_gateways_trust_forwarded_addresses_from_the_cluster_network_only() -> None:
@@ -235,7 +250,7 @@ def test_gateways_trust_forwarded_addresses_from_the_cluster_network_only() -> N
 
 def test_allowed_origins_are_a_placeholder_not_everyone() -> None:
     config = find(objects(), "ConfigMap", "adstack-config")["data"]
-    settings = GatewaySettings.from_env({**config, "JWT_SECRET": "s" * 32})
+    settings = GatewaySettings.from_env({**config, "JWT_SECRET": secrets.token_hex(32)})
     assert settings.allowed_origins == ("https://app.example.com",)  # operators edit it
     assert origin_allowed("https://app.example.com", settings.allowed_origins)
     assert not origin_allowed("https://evil.example", settings.allowed_origins)

@@ -105,6 +105,8 @@ class Loaded:
     settings: tuple[Setting, ...]
     problems: list[str]
     warnings: list[str]
+    invalid: set[str] = dataclasses.field(default_factory=set)
+    """Settings already reported as invalid (their value is the default meanwhile)."""
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -202,9 +204,13 @@ def load(settings: Iterable[Setting], service: Service,
             problems.append(problem)
         env = {**from_file, **env}
     values: dict[str, Any] = {}
+    invalid: set[str] = set()
     for setting in mine:
+        before = len(problems)
         values[setting.name] = _read(setting, env, problems)
-    loaded = Loaded(values, env, mine, problems, [])
+        if len(problems) > before:
+            invalid.add(setting.name)  # reported once, not again as its fallback default
+    loaded = Loaded(values, env, mine, problems, [], invalid)
     _production_rules(loaded)
     return loaded
 
@@ -321,6 +327,8 @@ def _production_rules(loaded: Loaded) -> None:
         return
     unsafe: list[str] = []
     for setting in loaded.settings:
+        if setting.name in loaded.invalid:
+            continue
         value = loaded.values[setting.name]
         if setting.kind == "secret" and value:
             key = _key(loaded.environ, setting)
