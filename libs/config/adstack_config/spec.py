@@ -167,7 +167,8 @@ def read_env_file(path: str) -> tuple[dict[str, str], str | None]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return {}, f"ENV_FILE={path!r} cannot be read ({exc.__class__.__name__}: {exc})"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return {}, f"ENV_FILE={path!r} cannot be read ({reason})"
     out: dict[str, str] = {}
     for number, raw_line in enumerate(text.splitlines(), 1):
         line = raw_line.strip()
