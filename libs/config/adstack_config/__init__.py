@@ -10,7 +10,7 @@ Only a service's ``__main__`` reads the environment; libraries take settings obj
 from adstack_config.env import Env
 from adstack_config.errors import ConfigError
 from adstack_config.redact import REDACTED, presence, scrub
-from adstack_config.spec import Loaded, Setting, help_text, load
+from adstack_config.spec import Loaded, Setting, export_env_file, help_text, load
 
-__all__ = ["REDACTED", "ConfigError", "Env", "Loaded", "Setting", "help_text", "load",
-           "presence", "scrub"]
+__all__ = ["REDACTED", "ConfigError", "Env", "Loaded", "Setting", "export_env_file",
+           "help_text", "load", "presence", "scrub"]

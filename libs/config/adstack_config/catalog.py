@@ -56,6 +56,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALLOWED_ORIGINS", "origins", ("*",), "comma-separated allowed browser Origins, "
             "scheme://host[:port]; * (any) is refused in production", G, "allowed_origins",
             example="https://app.example.com", group="network"),
+    Setting("FORWARDED_ALLOW_IPS", "str", "127.0.0.1", "proxies whose X-Forwarded-For gives the "
+            "client address (uvicorn's; comma-separated addresses or networks, * = any)", G,
+            None, group="network"),
     Setting("BODY_TIMEOUT", "float", 30.0, "seconds a request has for its whole body once its "
             "head is in (then 408 and close)", BOTH, "body_timeout", minimum=0.1,
             group="network"),

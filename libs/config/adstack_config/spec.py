@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -185,6 +185,19 @@ def read_env_file(path: str) -> tuple[dict[str, str], str | None]:
             value = value[1:-1]
         out[key] = value
     return out, None
+
+
+def export_env_file(environ: MutableMapping[str, str]) -> None:
+    """Copy the ``ENV_FILE`` values that ``environ`` lacks into it (the real environment
+    wins), so that what reads the process environment itself (uvicorn's
+    ``FORWARDED_ALLOW_IPS``, the metrics directory, ``--workers`` processes) sees them too.
+    A file that cannot be read is left to :func:`load` to report."""
+    path = (environ.get("ENV_FILE") or "").strip()
+    if path:
+        values, problem = read_env_file(path)
+        if problem is None:
+            for key, value in values.items():
+                environ.setdefault(key, value)
 
 
 def load(settings: Iterable[Setting], service: Service,

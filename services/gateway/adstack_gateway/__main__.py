@@ -9,7 +9,7 @@ import shutil
 import sys
 from typing import Any, NoReturn
 
-from adstack_config import ConfigError, help_text
+from adstack_config import ConfigError, export_env_file, help_text
 from adstack_config.catalog import SETTINGS
 from adstack_gateway.settings import GatewaySettings
 from adstack_runtime import serve_app, serve_workers, setup_logging
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="run N gateway processes sharing the port, each an independent "
                         "replica (overrides GATEWAY_WORKERS / WEB_CONCURRENCY)")
     args = parser.parse_args(argv)
+    export_env_file(os.environ)  # ENV_FILE: what the environment lacks
     overrides: dict[str, str] = {}
     if args.port is not None:
         overrides["PORT"] = str(args.port)

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from adstack_config import ConfigError, help_text
+from adstack_config import ConfigError, export_env_file, help_text
 from adstack_config.catalog import SETTINGS
 from adstack_ingester.settings import IngesterSettings
 from adstack_runtime import serve_app, setup_logging
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="bind address (overrides INGESTER_HOST)")
     parser.add_argument("--redis-url", help="Redis URL (overrides REDIS_URL)")
     args = parser.parse_args(argv)
+    export_env_file(os.environ)  # ENV_FILE: what the environment lacks
     environ = dict(os.environ)
     if args.port is not None:
         environ["INGESTER_PORT"] = str(args.port)

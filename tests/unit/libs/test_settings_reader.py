@@ -9,7 +9,7 @@ import pytest
 
 from adstack_bus import canonical_redis_url, parse_redis_url
 from adstack_bus.connection import node_url
-from adstack_config import ConfigError, load
+from adstack_config import ConfigError, export_env_file, load
 from adstack_config.catalog import SETTINGS
 from adstack_config.spec import origin_ok, read_env_file
 from adstack_gateway.settings import GatewaySettings
@@ -150,3 +150,27 @@ def test_redis_cluster_true_is_the_older_spelling_of_the_scheme() -> None:
         assert settings.redis_url == "redis+cluster://h:7000"
     assert node_url("rediss+cluster://u:pw@h:7000", "10.0.0.2", 7001) == \
         "rediss://u:pw@10.0.0.2:7001/0"
+
+
+def test_env_file_values_reach_the_process_environment_where_it_lacks_them(
+        tmp_path: Path) -> None:
+    """uvicorn reads FORWARDED_ALLOW_IPS, the metrics PROMETHEUS_MULTIPROC_DIR, and
+    --workers processes their settings, from the process environment itself."""
+    path = tmp_path / ".env"
+    path.write_text("FORWARDED_ALLOW_IPS=10.0.0.0/8\nPORT=4000\n")
+    environ = {"ENV_FILE": str(path), "PORT": "5000"}
+    export_env_file(environ)
+    assert environ == {"ENV_FILE": str(path), "PORT": "5000",
+                       "FORWARDED_ALLOW_IPS": "10.0.0.0/8"}
+    missing = {"ENV_FILE": str(tmp_path / "missing")}
+    export_env_file(missing)  # left to load() to report, with the other problems
+    assert missing == {"ENV_FILE": str(tmp_path / "missing")}
+
+
+def test_declared_defaults_are_within_their_bounds() -> None:
+    for setting in SETTINGS:
+        if isinstance(setting.default, int | float) and not isinstance(setting.default, bool):
+            assert setting.minimum is None or setting.default >= setting.minimum, setting.name
+            assert setting.maximum is None or setting.default <= setting.maximum, setting.name
+        if setting.kind == "choice":
+            assert str(setting.default).lower() in setting.choices, setting.name
