@@ -73,8 +73,7 @@ class Setting:
     example: str | None = None
     """A value shown (commented out) in ``.env.example`` instead of the default."""
     group: str = "general"
-    check: Callable[[Any], str | None] | None = None
-    """Extra validation: returns a problem (without the variable name) or ``None``."""
+    """The heading it is listed under in ``.env.example``."""
 
     def documented_default(self) -> str:
         if self.default_text is not None:
@@ -261,11 +260,6 @@ def _read(setting: Setting, environ: Mapping[str, str], problems: list[str]) -> 
             return setting.default
         if setting.maximum is not None and value > setting.maximum:
             problems.append(f"{key}={text}: above the maximum {format_value(setting.maximum)}")
-            return setting.default
-    if setting.check is not None and value not in (None, ""):
-        problem = setting.check(value)
-        if problem:
-            problems.append(f"{key}={shown!r}: {problem}")
             return setting.default
     return value
 
