@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from adstack_config import ConfigError
+from adstack_config.catalog import SETTINGS
 from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY
@@ -153,3 +154,12 @@ def test_the_try_out_defaults_start_only_with_the_insecure_override_and_say_so()
     with pytest.raises(ConfigError) as refused:
         GatewaySettings.from_env({**gateway, "ALLOW_INSECURE_CONFIG": "false"})
     assert len(refused.value.problems) == 2  # JWT_SECRET and ALLOWED_ORIGINS
+
+
+def test_every_variable_the_services_get_is_a_declared_setting() -> None:
+    """A misspelt name would be silently ignored: each one the gateways and the ingester
+    get here must be in the settings catalog (README: Configuration)."""
+    declared = {name for s in SETTINGS for name in (s.name, *s.aliases)}
+    services = compose()["services"]
+    for name in ("ingester", "gateway-a", "gateway-b"):
+        assert set(services[name]["environment"]) <= declared, name

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from adstack_config import ConfigError
+from adstack_config.catalog import SETTINGS
 from adstack_gateway.core import origin_allowed
 from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
@@ -271,3 +272,16 @@ def test_prometheus_k8s_config_scrapes_headless_services_that_exist() -> None:
                 assert sd["port"] in {p["port"] for p in service["spec"]["ports"]}
                 assert job["job_name"] == service["metadata"]["labels"][
                     "app.kubernetes.io/name"]
+
+
+def test_every_variable_the_services_get_is_a_declared_setting() -> None:
+    declared = {name for s in SETTINGS for name in (s.name, *s.aliases)}
+    docs = objects()
+    names = set(find(docs, "ConfigMap", "adstack-config")["data"])
+    names |= set(find(docs, "Secret", "adstack-secrets")["stringData"])
+    for deployment in ("adstack-ingester", "adstack-gateway"):
+        container = pod_spec(find(docs, "Deployment", deployment))["containers"][0]
+        names |= {e["name"] for e in container.get("env", [])}
+    # POD_NAME (downward API) is set on the ingester but read by nothing: INGESTER_ID
+    # defaults to host:pid, and a pod's hostname is its name. Left as it is.
+    assert names - {"POD_NAME"} <= declared, names - declared
