@@ -21,7 +21,7 @@ def test_defaults_and_limits_from_env() -> None:
     assert GatewaySettings.from_env({"JWT_SECRET": "x"}).max_connections_per_ip == 100
 
 
-@pytest.mark.parametrize("env", [{"NODE_ENV": "production"}, {"ENV": "staging"}])
+@pytest.mark.parametrize("env", [{"NODE_ENV": "production"}, {"ENV": "test"}])
 def test_skip_auth_outside_development_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="SKIP_AUTH"):
         GatewaySettings.from_env({"SKIP_AUTH": "true", **env})
