@@ -7,10 +7,9 @@ Only a service's ``__main__`` reads the environment; libraries take settings obj
 :func:`presence` and :func:`scrub` keep secrets out of what the services show.
 """
 
-from adstack_config.env import Env
 from adstack_config.errors import ConfigError
 from adstack_config.redact import REDACTED, presence, redact_url, scrub, url_secrets
 from adstack_config.spec import Loaded, Setting, export_env_file, help_text, load
 
-__all__ = ["REDACTED", "ConfigError", "Env", "Loaded", "Setting", "export_env_file",
-           "help_text", "load", "presence", "redact_url", "scrub", "url_secrets"]
+__all__ = ["REDACTED", "ConfigError", "Loaded", "Setting", "export_env_file", "help_text",
+           "load", "presence", "redact_url", "scrub", "url_secrets"]
