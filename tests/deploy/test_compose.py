@@ -17,6 +17,8 @@ import redis
 import yaml
 
 from adstack_config import ConfigError
+from adstack_config.catalog import SETTINGS
+from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
 from adstack_localredis import find_server_binary, free_port
 from tests.helpers.deploy import DEPLOY
@@ -205,3 +207,32 @@ def test_only_the_devnet_uses_the_devnet_image_target() -> None:
     assert services["devnet"]["image"] != services["ingester"]["image"]
     for name in ("ingester", "gateway-a", "gateway-b"):
         assert "target" not in services[name]["build"], name
+
+
+def test_the_try_out_defaults_start_only_with_the_insecure_override_and_say_so() -> None:
+    """Compose's change-me secrets and ALLOWED_ORIGINS=* run in production only because the
+    file sets ALLOW_INSECURE_CONFIG (overridable from the shell); each is then a warning."""
+    services = compose()["services"]
+    ingester = resolved(services["ingester"]["environment"])
+    gateway = resolved(services["gateway-a"]["environment"])
+    assert gateway["NODE_ENV"] == ingester["NODE_ENV"] == "production"
+    assert services["ingester"]["environment"]["ALLOW_INSECURE_CONFIG"].startswith(
+        "${ALLOW_INSECURE_CONFIG:-")
+    warned = " ".join(IngesterSettings.from_env(ingester).warnings)
+    assert "OBSERVER_TOKEN is a placeholder" in warned
+    warned = " ".join(GatewaySettings.from_env(gateway).warnings)
+    assert "JWT_SECRET is a placeholder" in warned and "ALLOWED_ORIGINS=*" in warned
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN is a placeholder"):
+        IngesterSettings.from_env({**ingester, "ALLOW_INSECURE_CONFIG": "false"})
+    with pytest.raises(ConfigError) as refused:
+        GatewaySettings.from_env({**gateway, "ALLOW_INSECURE_CONFIG": "false"})
+    assert len(refused.value.problems) == 2  # JWT_SECRET and ALLOWED_ORIGINS
+
+
+def test_every_variable_the_services_get_is_a_declared_setting() -> None:
+    """A misspelt name would be silently ignored: each one the gateways and the ingester
+    get here must be in the settings catalog (README: Configuration)."""
+    declared = {name for s in SETTINGS for name in (s.name, *s.aliases)}
+    services = compose()["services"]
+    for name in ("ingester", "gateway-a", "gateway-b"):
+        assert set(services[name]["environment"]) <= declared, name

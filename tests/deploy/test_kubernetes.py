@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from adstack_config import ConfigError
+from adstack_config.catalog import SETTINGS
 from adstack_gateway.core import origin_allowed
 from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
@@ -212,11 +214,25 @@ def test_the_production_ingester_gets_its_observer_token_from_a_secret(path: Pat
     gateway = pod_spec(find(docs, "Deployment", "adstack-gateway"))["containers"][0]
     assert ref["name"] not in [next(iter(r.values()))["name"] for r in gateway["envFrom"]]
     assert "OBSERVER_TOKEN" not in [e["name"] for e in gateway.get("env", [])]
-    # What the ingester process would read: it starts with the token, not without it.
+    # What the ingester process would read: the shipped placeholder is refused until it is
+    # replaced; then it starts with the token, and not without it.
     shared = {**config, **find(docs, "Secret", "adstack-secrets")["stringData"]}
-    IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN is a placeholder"):
+        IngesterSettings.from_env({**shared,
+                                   "OBSERVER_TOKEN": secret["stringData"][ref["key"]]})
+    IngesterSettings.from_env({**shared, "OBSERVER_TOKEN": secrets.token_hex(32)})
     with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
         IngesterSettings.from_env(shared)
+
+
+def test_the_production_gateway_refuses_the_placeholder_secret_until_replaced() -> None:
+    docs = objects()
+    shared = {**find(docs, "ConfigMap", "adstack-config")["data"],
+              **find(docs, "Secret", "adstack-secrets")["stringData"]}
+    with pytest.raises(ConfigError, match="JWT_SECRET is a placeholder"):
+        GatewaySettings.from_env(shared)
+    settings = GatewaySettings.from_env({**shared, "JWT_SECRET": secrets.token_hex(32)})
+    assert settings.production and settings.warnings == ()
 
 
 def test_gateways_trust_forwarded_addresses_from_the_cluster_network_only() -> None:
@@ -237,7 +253,7 @@ def test_gateways_trust_forwarded_addresses_from_the_cluster_network_only() -> N
 
 def test_allowed_origins_are_a_placeholder_not_everyone() -> None:
     config = find(objects(), "ConfigMap", "adstack-config")["data"]
-    settings = GatewaySettings.from_env({**config, "JWT_SECRET": "s" * 32})
+    settings = GatewaySettings.from_env({**config, "JWT_SECRET": secrets.token_hex(32)})
     assert settings.allowed_origins == ("https://app.example.com",)  # operators edit it
     assert origin_allowed("https://app.example.com", settings.allowed_origins)
     assert not origin_allowed("https://evil.example", settings.allowed_origins)
@@ -313,3 +329,16 @@ def test_dev_overlay_mints_a_token_with_the_gateways_settings(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     claims = pyjwt.decode(result.stdout.strip(), secret["JWT_SECRET"], algorithms=["HS256"])
     assert claims["userId"] == "dev-user" and claims["exp"] - claims["iat"] == 24 * 3600
+
+
+def test_every_variable_the_services_get_is_a_declared_setting() -> None:
+    declared = {name for s in SETTINGS for name in (s.name, *s.aliases)}
+    docs = objects()
+    names = set(find(docs, "ConfigMap", "adstack-config")["data"])
+    names |= set(find(docs, "Secret", "adstack-secrets")["stringData"])
+    for deployment in ("adstack-ingester", "adstack-gateway"):
+        container = pod_spec(find(docs, "Deployment", deployment))["containers"][0]
+        names |= {e["name"] for e in container.get("env", [])}
+    # POD_NAME (downward API) is set on the ingester but read by nothing: INGESTER_ID
+    # defaults to host:pid, and a pod's hostname is its name. Left as it is.
+    assert names - {"POD_NAME"} <= declared, names - declared

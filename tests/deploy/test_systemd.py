@@ -4,6 +4,7 @@ hardening; the gateway template stops later than it drains."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from adstack_config import ConfigError
+from adstack_config.catalog import SETTINGS
+from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY, require_tool
 from tests.helpers.requires import unavailable
@@ -84,14 +87,29 @@ def example_env() -> dict[str, str]:
 
 def test_the_example_environment_gives_the_production_ingester_its_token() -> None:
     """adstack.env (shared by the ingester and the devnet) sets NODE_ENV=production, so the
-    ingester needs OBSERVER_TOKEN; the example sets a placeholder to replace."""
+    ingester needs OBSERVER_TOKEN; the example sets a placeholder to replace, which the
+    services refuse until it is replaced (as they refuse the JWT_SECRET placeholder)."""
     env = example_env()
     assert env["NODE_ENV"] == "production"
     assert "CHANGE-ME" in env["OBSERVER_TOKEN"]
     assert "OBSERVER_TOKEN_REQUIRED" not in env
-    IngesterSettings.from_env(env)  # starts
+    with pytest.raises(ConfigError, match="OBSERVER_TOKEN is a placeholder"):
+        IngesterSettings.from_env(env)
+    with pytest.raises(ConfigError, match="JWT_SECRET is a placeholder"):
+        GatewaySettings.from_env(env)
+    replaced = {**env, "OBSERVER_TOKEN": secrets.token_hex(32),
+                "JWT_SECRET": secrets.token_hex(32)}
+    IngesterSettings.from_env(replaced)  # starts
+    GatewaySettings.from_env(replaced)
     with pytest.raises(ConfigError, match="OBSERVER_TOKEN"):
-        IngesterSettings.from_env({k: v for k, v in env.items() if k != "OBSERVER_TOKEN"})
+        IngesterSettings.from_env({k: v for k, v in replaced.items() if k != "OBSERVER_TOKEN"})
+    with pytest.raises(ConfigError, match="ALLOWED_ORIGINS=\\* in production"):
+        GatewaySettings.from_env({k: v for k, v in replaced.items() if k != "ALLOWED_ORIGINS"})
+
+
+def test_every_example_variable_is_a_declared_setting() -> None:
+    declared = {name for s in SETTINGS for name in (s.name, *s.aliases)}
+    assert set(example_env()) <= declared
 
 
 def test_target_starts_the_ingester_and_two_gateways() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from adstack_bus import Publisher, create_redis, keys
+from adstack_bus import Publisher, canonical_redis_url, create_redis, keys
 from adstack_events import ContractEvent
 from adstack_localredis import LocalCluster, LocalRedis
 from tests.helpers import services
@@ -136,9 +136,9 @@ async def test_gateway_and_ingester_on_redis_cluster(log_dir: Path, token: str) 
     from tests.helpers.fixtures import SIGNERS_VOTING, load_bytes
 
     with LocalCluster(3) as cluster:
-        env = {"REDIS_CLUSTER": "true"}
-        with services.ingester(cluster.url, log_dir, **env).start() as ing, \
-                services.gateway(cluster.url, log_dir, **env).start() as gw:
+        url = canonical_redis_url(cluster.url, cluster=True)  # redis+cluster://
+        with services.ingester(url, log_dir).start() as ing, \
+                services.gateway(url, log_dir).start() as gw:
             ing.wait_healthy()
             gw.wait_healthy()
             async with WsClient(gw.ws, token) as client:
@@ -166,7 +166,7 @@ async def test_one_cluster_shard_dropping_costs_the_other_shards_nothing(
     deployer = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM"
     total = 600
     with LocalCluster(3) as cluster:
-        redis = create_redis(cluster.url, cluster=True)
+        redis = create_redis(canonical_redis_url(cluster.url, cluster=True))
         try:
             await redis.ping()  # loads the slot map
             owner = {}

@@ -16,6 +16,7 @@ from adstack_bus import (
     NotLeader,
     Publisher,
     Store,
+    canonical_redis_url,
     create_redis,
     keys,
 )
@@ -43,7 +44,7 @@ def cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture()
 async def client(cluster: LocalCluster) -> AsyncIterator[aioredis.Redis]:
-    redis = create_redis(cluster.url, cluster=True)
+    redis = create_redis(canonical_redis_url(cluster.url, cluster=True))
     await redis.flushall()
     yield redis
     await redis.aclose()

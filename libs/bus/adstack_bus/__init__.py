@@ -1,5 +1,7 @@
 """The Redis seam shared by the ingester (writer) and the gateways (readers).
 
+- :func:`connect`: the backend a URL names (one server, or a Redis Cluster by its
+  ``redis+cluster://`` scheme) and everything built on it (:class:`Bus`).
 - :class:`Publisher`: the ingester's atomic publish (dedup, offsets, history, stats, pub/sub).
 - :class:`Subscriber`: a gateway's one pub/sub connection, with dynamic channels and reconnect;
   :class:`ClusterSubscriber`: the same over every master of a Redis Cluster (shard channels).
@@ -10,10 +12,17 @@
 - :mod:`adstack_bus.keys`: every key and channel name.
 """
 
+from adstack_bus.backend import Bus, connect
 from adstack_bus.base import ChannelSubscriber
 from adstack_bus.chainstore import ChainSnapshot, ChainStore, Tip
 from adstack_bus.cluster import ClusterSubscriber
-from adstack_bus.connection import create_redis, redacted_url
+from adstack_bus.connection import (
+    RedisTarget,
+    canonical_redis_url,
+    create_redis,
+    parse_redis_url,
+    redacted_url,
+)
 from adstack_bus.errors import BusError, BusUnavailable, NotLeader
 from adstack_bus.feed import ChainFeed, read_chain_feed, record_source_heard
 from adstack_bus.lease import Lease
@@ -22,6 +31,7 @@ from adstack_bus.store import HistoryPage, Position, Store
 from adstack_bus.subscriber import Subscriber
 
 __all__ = [
+    "Bus",
     "BusError",
     "BusUnavailable",
     "ChainFeed",
@@ -35,10 +45,14 @@ __all__ = [
     "Position",
     "PublishResult",
     "Publisher",
+    "RedisTarget",
     "Store",
     "Subscriber",
     "Tip",
+    "canonical_redis_url",
+    "connect",
     "create_redis",
+    "parse_redis_url",
     "read_chain_feed",
     "record_source_heard",
     "redacted_url",

@@ -14,7 +14,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from adstack_bus.connection import create_redis
+from adstack_bus.connection import create_redis, node_url
 from adstack_bus.subscriber import (
     CONTROL_CHANNEL,
     DisconnectHandler,
@@ -49,13 +49,16 @@ class ClusterSubscriber:
 
     def __init__(self, cluster: aioredis.Redis, on_message: MessageHandler, *,
                  on_reconnect: ReconnectHandler | None = None,
-                 on_disconnect: DisconnectHandler | None = None, max_backoff: float = 5.0
+                 on_disconnect: DisconnectHandler | None = None, max_backoff: float = 5.0,
+                 url: str = "redis://localhost"
                  ) -> None:
         self._cluster = cast(aioredis.RedisCluster, cluster)
         self._on_message = on_message
         self._on_reconnect = on_reconnect
         self._on_disconnect = on_disconnect
         self._max_backoff = max_backoff
+        self._url = url
+        """The cluster's URL: its scheme and credentials reach every node's connection."""
         self._by_node: dict[str, Subscriber] = {}
         self._clients: list[aioredis.Redis] = []
         self._parts: list[Subscriber] = []
@@ -75,7 +78,7 @@ class ClusterSubscriber:
     async def _setup(self) -> None:
         await self._cluster.initialize()
         for node in self._cluster.get_primaries():
-            client = create_redis(f"redis://{node.host}:{node.port}/0", retries=False)
+            client = create_redis(node_url(self._url, node.host, node.port), retries=False)
             part = Subscriber(client, self._on_message, on_reconnect=self._on_reconnect,
                               on_disconnect=self._on_disconnect,
                               max_backoff=self._max_backoff, sharded=True,

@@ -70,7 +70,6 @@ class Publisher:
         history_limit: int = 100,
         history_ttl: int = 3600,
         dedup_ttl: int = 3 * 86400,
-        sharded: bool = False,
         cluster: bool = False,
         fence: int | None = None,
     ) -> None:
@@ -84,7 +83,7 @@ class Publisher:
         self.dedup_ttl = dedup_ttl
         self.cluster = cluster
         """Redis Cluster: sharded pub/sub, per-contract fence marks, no cross-slot pipelines."""
-        self._publish_cmd = "SPUBLISH" if (sharded or cluster) else "PUBLISH"
+        self._publish_cmd = "SPUBLISH" if cluster else "PUBLISH"
 
     async def publish_events(self, events: Sequence[ContractEvent]) -> PublishResult:
         """Publish ``events`` (already in the order clients must see them).

@@ -9,7 +9,8 @@ import shutil
 import sys
 from typing import Any, NoReturn
 
-from adstack_config import ConfigError
+from adstack_config import ConfigError, export_env_file, help_text
+from adstack_config.catalog import SETTINGS
 from adstack_gateway.settings import GatewaySettings
 from adstack_runtime import serve_app, serve_workers, setup_logging
 
@@ -19,54 +20,7 @@ FACTORY = "adstack_gateway.app:create_app_from_env"
 """What each worker of ``--workers N`` calls to build its app (settings come from the
 environment, which the workers inherit)."""
 
-ENV_HELP = """\
-environment:
-  PORT                          listen port (default 3002)
-  HOST                          bind address (default 0.0.0.0)
-  REDIS_URL                     Redis URL (default redis://localhost:6379/0)
-  JWT_SECRET                    HS256 secret for client tokens
-  JWT_PUBLIC_KEY_FILE           PEM public key (RS256/ES256)
-  JWT_JWKS_URL                  JWKS: https://…, http://… or a file path (cached)
-  JWT_ALGORITHMS                pinned algorithms (default HS256, or RS256,ES256 with keys)
-  JWT_ISSUER, JWT_AUDIENCE      required iss / aud when set
-  JWT_LEEWAY                    clock leeway for exp/nbf/iat in seconds (default 30)
-  JWT_CONTRACTS_CLAIM           claim listing allowed contract patterns (default contracts)
-  JWT_REQUIRED_CLAIMS           claims every token must carry, e.g. exp
-  JWT_MAX_BYTES                 largest accepted token (default 4096)
-  SKIP_AUTH                     true to accept unauthenticated clients (development only)
-  ALLOWED_ORIGINS               comma-separated allowed Origins (default *)
-  MAX_SUBSCRIPTIONS_PER_CLIENT  subscriptions per connection (default 10)
-  MAX_CONNECTIONS_PER_IP        connections per client IP, both transports (default 100, 0 = off)
-  HANDSHAKE_TIMEOUT             seconds a connection has to send its HTTP request head, and a
-                                Socket.IO client to join after opening (default 10)
-  BODY_TIMEOUT                  seconds an HTTP request has for its whole body after its head
-                                (default 30; then 408 and the connection is closed)
-  RATE_LIMIT_PER_SECOND         commands per second per connection (default 20, 0 = off)
-  RATE_LIMIT_BURST              commands a connection may send at once (default 40)
-  RATE_LIMIT_CLOSE_AFTER        RATE_LIMITED replies in a row before close 4003 (default 20)
-  EVENT_HISTORY_LIMIT           largest getHistory limit (default 100)
-  SUBSCRIBE_HISTORY             newest events pushed in history after subscribed (default 10,
-                                0 = off)
-  GLOBAL_EVENTS                 send global_event for the contracts a token allows (default false)
-  CHAIN_FEED_STALE_AFTER        /health: the chain feed is live while the leader ingester heard
-                                from its source within this many seconds (default 120)
-  HEALTH_REQUIRES_CHAIN_FEED    /health answers 503 while the chain feed is not live (default
-                                false)
-  CAMPAIGN_CONTRACT, AUCTION_CONTRACT, BRIDGE_CONTRACT, PAYMENT_CONTRACT, GOVERNANCE_CONTRACT
-                                shown in /status contracts, as the original did
-  STACKS_API_URL                Stacks API (Hiro) base URL for history backfill (default off)
-  STACKS_API_TIMEOUT            backfill time budget in seconds (default 5)
-  MAX_FRAME_BYTES               largest client frame (default 65536)
-  OUTBOX_MAX_BYTES              bytes unsent to one client (socket write buffer, or outbound
-                                queue when queued) before a slow close 4001 (default 1 MiB)
-  WS_DIRECT_WRITE               /ws: write relayed frames straight to the socket (default true)
-  EVENT_LOOP                    auto (uvloop when installed), asyncio or uvloop (default auto)
-  WS_PING_INTERVAL, WS_PING_TIMEOUT  keepalive, both transports (default 20 s each)
-  DRAIN_SECONDS                 SIGTERM drain window (default 10)
-  GATEWAY_WORKERS, WEB_CONCURRENCY  processes sharing the port, like --workers (default 1)
-  PROMETHEUS_MULTIPROC_DIR      metrics directory with --workers (default: a temporary one)
-  NODE_ENV, LOG_LEVEL, LOG_JSON
-"""
+ENV_HELP = help_text(SETTINGS, "gateway")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="run N gateway processes sharing the port, each an independent "
                         "replica (overrides GATEWAY_WORKERS / WEB_CONCURRENCY)")
     args = parser.parse_args(argv)
+    export_env_file(os.environ)  # ENV_FILE: what the environment lacks
     overrides: dict[str, str] = {}
     if args.port is not None:
         overrides["PORT"] = str(args.port)
@@ -100,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"adstack-gateway: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     setup_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
     if settings.workers > 1:
         os.environ.update(overrides)  # the workers read their settings from it
         run_workers(settings)

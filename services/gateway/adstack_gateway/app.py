@@ -24,7 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from adstack_auth import TokenVerifier
-from adstack_bus import ChannelSubscriber, ClusterSubscriber, Store, Subscriber, create_redis
+from adstack_bus import connect
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
@@ -141,28 +141,21 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
     Raises:
         ValueError / OSError: the JWT configuration is unusable (e.g. no key file).
     """
-    redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
-    store = Store(redis)
+    bus = connect(settings.redis_url)
+    store = bus.store()
     hub = Hub(store)
     verifier = None if settings.skip_auth else TokenVerifier(settings.jwt)
     backfill = (RestHistory(settings.stacks_api_url, timeout=settings.stacks_api_timeout)
                 if settings.stacks_api_url else None)
     gateway = Gateway(settings, store, hub, verifier, backfill)
-    subscriber: ChannelSubscriber
-    bus_redis = None
 
     async def reconnected(channels: frozenset[str]) -> None:
         record_redis_reconnect()
         await hub.reposition(channels)
 
-    if settings.redis_cluster:
-        subscriber = ClusterSubscriber(redis, hub.deliver, on_reconnect=reconnected,
-                                       on_disconnect=hub.bus_lost)
-    else:
-        # Its own client without retries: a lost pub/sub connection must surface, so the
-        # hub re-reads what was missed (a silently retried one would hide the gap).
-        bus_redis = create_redis(settings.redis_url, retries=False)
-        subscriber = Subscriber(bus_redis, hub.deliver, on_reconnect=reconnected,
+    # One pub/sub connection (or one per master of a Redis Cluster), without retries: a lost
+    # connection must surface, so the hub re-reads what was missed.
+    subscriber = bus.subscriber(hub.deliver, on_reconnect=reconnected,
                                 on_disconnect=hub.bus_lost)
     hub.bind(subscriber)
     upgrades: dict[str, Any] = {}
@@ -193,9 +186,7 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
                 await relay
             if backfill is not None:
                 await backfill.aclose()
-            await redis.aclose()
-            if bus_redis is not None:
-                await bus_redis.aclose()
+            await bus.aclose()
 
     async def health(request: Request) -> Response:
         # The original server's /health document, with our detail (see status.py).

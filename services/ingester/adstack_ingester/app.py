@@ -22,11 +22,9 @@ from starlette.routing import Route
 from adstack_bus import (
     BusUnavailable,
     ChainFeed,
-    ChainStore,
     Lease,
     NotLeader,
-    Publisher,
-    create_redis,
+    connect,
     keys,
     read_chain_feed,
     record_source_heard,
@@ -98,17 +96,15 @@ class Ingester:
     def __init__(self, settings: IngesterSettings) -> None:
         self.settings = settings
         self.started = time.time()
-        self.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
-        self.publisher = Publisher(
-            self.redis,
-            cluster=settings.redis_cluster,
+        self.bus = connect(settings.redis_url)
+        self.redis = self.bus.redis
+        self.publisher = self.bus.publisher(
             # The stream keeps enough for reconnect recovery; getHistory is capped separately.
             history_limit=max(settings.history_limit, settings.history_retain),
             history_ttl=settings.history_ttl,
             dedup_ttl=settings.dedup_ttl,
         )
-        self.store = ChainStore(self.redis, record_ttl=max(settings.dedup_ttl, 3600),
-                                sharded=settings.redis_cluster)
+        self.store = self.bus.chain_store(record_ttl=max(settings.dedup_ttl, 3600))
         self.processor = BlockProcessor(self.publisher, self.store,
                                         window=settings.reorg_window)
         self.allow = contract_filter(settings.contracts)
@@ -544,7 +540,7 @@ def create_app(settings: IngesterSettings) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await ingester.leadership.stop()
-            await ingester.redis.aclose()
+            await ingester.bus.aclose()
 
     routes = [
         Route("/new_block", observer_route(ingester.handle_new_block), methods=["POST"]),

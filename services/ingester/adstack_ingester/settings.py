@@ -1,4 +1,6 @@
-"""Ingester settings, read from the environment (the original server's variable names)."""
+"""Ingester settings: declared once in :mod:`adstack_config.catalog` (name, default, bounds,
+help), read and validated by :func:`adstack_config.load`; this adds the ingester's own
+cross-setting checks."""
 
 from __future__ import annotations
 
@@ -9,21 +11,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from adstack_config import Env
+from adstack_bus import canonical_redis_url
+from adstack_config import load
+from adstack_config.catalog import ORIGINAL_CONTRACT_NAMES, SEED_CONTRACT_VARS, SETTINGS, default
 from adstack_ingester.pipeline import TypeNames
 
-SEED_CONTRACT_VARS = (
-    "CAMPAIGN_CONTRACT",
-    "AUCTION_CONTRACT",
-    "BRIDGE_CONTRACT",
-    "PAYMENT_CONTRACT",
-    "GOVERNANCE_CONTRACT",
-)
+SOURCES: tuple[str, ...] = next(s.choices for s in SETTINGS if s.name == "STACKS_SOURCES")
 
-ORIGINAL_CONTRACT_NAMES = ("campaigns", "auctions", "bridge", "payments", "governance")
-"""``/status``'s ``contracts`` keys in the original server, one per SEED_CONTRACT_VARS."""
-
-SOURCES = ("observer", "hiro", "chainhook")
+__all__ = ["ORIGINAL_CONTRACT_NAMES", "SEED_CONTRACT_VARS", "SOURCES", "IngesterSettings",
+           "api_url_from_ws", "ws_url_from_api"]
 
 
 def ws_url_from_api(api_url: str) -> str:
@@ -45,48 +41,51 @@ def api_url_from_ws(ws_url: str) -> str:
 
 class IngesterSettings(msgspec.Struct, kw_only=True):
     # Network
-    host: str = "0.0.0.0"
-    port: int = 3700
+    host: str = default("INGESTER_HOST")
+    port: int = default("INGESTER_PORT")
     # Redis
-    redis_url: str = "redis://localhost:6379/0"
-    redis_cluster: bool = False
-    history_limit: int = 100
-    history_retain: int = 1000
+    redis_url: str = default("REDIS_URL")
+    """Its scheme names the backend (``redis+cluster://``: a Redis Cluster)."""
+    history_limit: int = default("EVENT_HISTORY_LIMIT")
+    """The most events one getHistory returns: the stream keeps at least this many."""
+    history_retain: int = default("HISTORY_RETAIN")
     """Entries kept per contract stream: what reconnecting clients can recover."""
-    history_ttl: int = 3600
-    dedup_ttl: int = 3 * 86400
+    history_ttl: int = default("REDIS_TTL")
+    dedup_ttl: int = default("DEDUP_TTL")
     # Sources
-    contracts: tuple[str, ...] = ("*",)
-    sources: tuple[str, ...] = ("observer",)
-    observer_token: str | None = None
+    contracts: tuple[str, ...] = default("STACKS_CONTRACTS")
+    sources: tuple[str, ...] = default("STACKS_SOURCES")
+    observer_token: str | None = default("OBSERVER_TOKEN")
     observer_token_required: bool = False
     """Refuse to start without ``observer_token`` (default: in production). ``False`` in
     production is the operator's explicit opt-out for a port only the node can reach."""
-    max_body_bytes: int = 64 * 1024 * 1024
-    body_timeout: float = 30.0
+    max_body_bytes: int = default("OBSERVER_MAX_BODY_BYTES")
+    body_timeout: float = default("BODY_TIMEOUT")
     """Seconds a request has, once its head is in, to send its whole body (408 after)."""
-    type_overrides: tuple[str, ...] = ()
+    type_overrides: tuple[str, ...] = default("EVENT_TYPE_OVERRIDES")
     stacks_api_url: str = ""
     stacks_ws_url: str = ""
-    hiro_api_key: str | None = None
-    hiro_backfill_max: int = 1000
-    chainhook_auth_header: str | None = None
+    hiro_api_key: str | None = default("HIRO_API_KEY")
+    hiro_backfill_max: int = default("HIRO_BACKFILL_MAX_BLOCKS")
+    chainhook_auth_header: str | None = default("CHAINHOOK_AUTH_HEADER")
     original_contracts: dict[str, str | None] = msgspec.field(default_factory=dict)
     """The original's ``*_CONTRACT`` variables by its ``/status`` names."""
     sources_from: str = "default"
     """How ``sources`` was chosen: ``STACKS_SOURCES``, ``STACKS_WS_URL`` / ``STACKS_API_URL``
     (the original server's configuration: the Hiro source), or ``default`` (observer)."""
-    chain_feed_stale_after: float = 120.0
+    chain_feed_stale_after: float = default("CHAIN_FEED_STALE_AFTER")
     """``/health``: the chain feed is live while the leader heard from its source within
     this many seconds."""
     # Reorgs and leadership
-    reorg_window: int = 256
-    lease_ttl_ms: int = 2000
+    reorg_window: int = default("REORG_WINDOW")
+    lease_ttl_ms: int = default("LEADER_LEASE_MS")
     instance_id: str = ""
     # Process
-    environment: str = "development"
-    log_level: str = "INFO"
+    environment: str = default("NODE_ENV")
+    log_level: str = default("LOG_LEVEL")
     log_json: bool = False
+    warnings: tuple[str, ...] = ()
+    """Unsafe settings accepted by ``ALLOW_INSECURE_CONFIG``: logged at start."""
 
     @property
     def all_contracts(self) -> bool:
@@ -98,46 +97,46 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngesterSettings:
-        env = Env(environ)
-        listed = env.list("STACKS_CONTRACTS", ("*",))
-        seeds = tuple(v for k in SEED_CONTRACT_VARS if (v := env.opt_str(k)))
-        environment = env.str("NODE_ENV", env.str("ENV", "development")).lower()
-        sources = tuple(dict.fromkeys(s.lower() for s in env.list("STACKS_SOURCES", ())))
+        env = load(SETTINGS, "ingester", os.environ if environ is None else environ)
+        env.convert("REDIS_URL", lambda url: canonical_redis_url(url, cluster=env["REDIS_CLUSTER"]))
+        fields = env.fields()
+        environment = fields["environment"]
+        production = environment == "production"
+        sources = fields["sources"]
         sources_from = "STACKS_SOURCES"
-        if not sources:
+        if not sources or not env.is_set("STACKS_SOURCES"):
             # Configured like the original server (it only had a Stacks API WebSocket):
             # STACKS_WS_URL or STACKS_API_URL alone means the Hiro source.
-            sources_from = next((v for v in ("STACKS_WS_URL", "STACKS_API_URL")
-                                 if env.opt_str(v)), "default")
+            sources_from = next((v for v in ("STACKS_WS_URL", "STACKS_API_URL") if env[v]),
+                                "default")
             sources = ("observer",) if sources_from == "default" else ("hiro",)
-        for source in sources:
-            if source not in SOURCES:
-                env.problem(f"STACKS_SOURCES: unknown source {source!r} "
-                            f"(choose from {', '.join(SOURCES)})")
-        observer_token = env.opt_str("OBSERVER_TOKEN")
-        token_required = env.bool("OBSERVER_TOKEN_REQUIRED", environment == "production")
+        fields["sources"] = sources
+        observer_token = fields["observer_token"]
+        token_required = fields["observer_token_required"]
+        if token_required is None:
+            token_required = fields["observer_token_required"] = production
         if token_required and "observer" in sources and not observer_token:
-            why = ("NODE_ENV is production" if environment == "production"
-                   else "OBSERVER_TOKEN_REQUIRED=true")
+            why = "NODE_ENV is production" if production else "OBSERVER_TOKEN_REQUIRED=true"
             env.problem(
                 f"OBSERVER_TOKEN is not set and {why}: without it anyone who reaches the "
                 "ingester port can publish events. Set OBSERVER_TOKEN (the node's requests "
                 "must carry 'Authorization: Bearer <token>'), or set "
                 "OBSERVER_TOKEN_REQUIRED=false if only the stacks-node can reach this port "
                 "(a private network)")
-        chainhook_auth = env.opt_str("CHAINHOOK_AUTH_HEADER")
-        if environment == "production" and "chainhook" in sources and not chainhook_auth:
+        if production and "chainhook" in sources and not fields["chainhook_auth_header"]:
             # Chainhook sends the predicate's authorization_header itself: no opt-out.
             env.problem(
                 "STACKS_SOURCES includes chainhook but CHAINHOOK_AUTH_HEADER is not set and "
                 "NODE_ENV is production: without it anyone who reaches the ingester port "
                 "can publish events. Set it to the predicate's authorization_header")
-        api_url = env.str("STACKS_API_URL", "").rstrip("/")
-        ws_only = env.str("STACKS_WS_URL", "")
+        api_url = (fields["stacks_api_url"] or "").rstrip("/")
+        ws_only = fields["stacks_ws_url"] or ""
         if not api_url and ws_only and sources_from == "STACKS_WS_URL":
             # Only the WebSocket URL, as the original took it: the REST API is on the same
             # host (Hiro's API serves both).
             api_url = api_url_from_ws(ws_only)
+        listed = env["STACKS_CONTRACTS"]
+        seeds = tuple(v for k in SEED_CONTRACT_VARS if (v := env[k]))
         contracts = tuple(dict.fromkeys((*listed, *seeds)))
         if "hiro" in sources:
             if not api_url:
@@ -145,42 +144,19 @@ class IngesterSettings(msgspec.Struct, kw_only=True):
             if "*" in listed and not seeds and len(contracts) == 1:
                 env.problem("the hiro source needs explicit contracts (STACKS_CONTRACTS "
                             "or the *_CONTRACT variables), not *")
-        settings = cls(
-            host=env.str("INGESTER_HOST", "0.0.0.0"),
-            port=env.int("INGESTER_PORT", 3700, minimum=1, maximum=65535),
-            redis_url=env.str("REDIS_URL", "redis://localhost:6379/0"),
-            redis_cluster=env.bool("REDIS_CLUSTER", False),
-            history_limit=env.int("EVENT_HISTORY_LIMIT", 100, minimum=1, maximum=100_000),
-            history_retain=env.int("HISTORY_RETAIN", 1000, minimum=1, maximum=1_000_000),
-            history_ttl=env.int("REDIS_TTL", 3600, minimum=1),
-            dedup_ttl=env.int("DEDUP_TTL", 3 * 86400, minimum=60),
+        fields.update(
             contracts=contracts,
-            sources=sources,
-            observer_token=observer_token,
-            observer_token_required=token_required,
-            max_body_bytes=env.int("OBSERVER_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024),
-            body_timeout=env.float("BODY_TIMEOUT", 30.0, minimum=0.1),
-            type_overrides=env.list("EVENT_TYPE_OVERRIDES", ()),
             stacks_api_url=api_url,
-            stacks_ws_url=env.str("STACKS_WS_URL", "") or (
-                ws_url_from_api(api_url) if api_url else ""),
-            hiro_api_key=env.opt_str("HIRO_API_KEY"),
-            hiro_backfill_max=env.int("HIRO_BACKFILL_MAX_BLOCKS", 1000, minimum=1),
-            chainhook_auth_header=chainhook_auth,
+            stacks_ws_url=ws_only or (ws_url_from_api(api_url) if api_url else ""),
             sources_from=sources_from,
-            original_contracts={name: env.opt_str(var) for name, var
+            original_contracts={name: env[var] for name, var
                                 in zip(ORIGINAL_CONTRACT_NAMES, SEED_CONTRACT_VARS, strict=True)},
-            chain_feed_stale_after=env.float("CHAIN_FEED_STALE_AFTER", 120.0, minimum=1),
-            reorg_window=env.int("REORG_WINDOW", 256, minimum=8, maximum=100_000),
-            lease_ttl_ms=env.int("LEADER_LEASE_MS", 2000, minimum=300, maximum=60_000),
-            instance_id=env.str("INGESTER_ID", "") or f"{socket.gethostname()}:{os.getpid()}",
-            environment=environment,
-            log_level=env.str("LOG_LEVEL", "INFO"),
-            log_json=env.bool("LOG_JSON", environment == "production"),
+            instance_id=fields["instance_id"] or f"{socket.gethostname()}:{os.getpid()}",
+            log_json=production if fields["log_json"] is None else fields["log_json"],
         )
         try:
-            TypeNames.parse(settings.type_overrides)
+            TypeNames.parse(fields["type_overrides"])
         except ValueError as exc:
             env.problem(f"EVENT_TYPE_OVERRIDES: {exc}")
         env.check()
-        return settings
+        return cls(**fields, warnings=tuple(env.warnings))

@@ -21,7 +21,7 @@ def test_defaults_and_limits_from_env() -> None:
     assert GatewaySettings.from_env({"JWT_SECRET": "x"}).max_connections_per_ip == 100
 
 
-@pytest.mark.parametrize("env", [{"NODE_ENV": "production"}, {"ENV": "staging"}])
+@pytest.mark.parametrize("env", [{"NODE_ENV": "production"}, {"ENV": "test"}])
 def test_skip_auth_outside_development_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="SKIP_AUTH"):
         GatewaySettings.from_env({"SKIP_AUTH": "true", **env})
@@ -58,3 +58,30 @@ def test_body_timeout_from_env() -> None:
                                      "BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
     with pytest.raises(ConfigError, match="BODY_TIMEOUT"):
         GatewaySettings.from_env({"JWT_SECRET": "s" * 32, "BODY_TIMEOUT": "0"})
+
+
+def test_settings_added_on_main_are_read_through_the_catalog() -> None:
+    """SUBSCRIBE_HISTORY, GLOBAL_EVENTS, the chain-feed health settings, the pending
+    handshake caps (0 = no limit) and the original's *_CONTRACT variables."""
+    base = {"JWT_SECRET": "s" * 32}
+    default = GatewaySettings.from_env(base)
+    assert (default.subscribe_history, default.global_events) == (10, False)
+    assert (default.health_requires_chain_feed, default.chain_feed_stale_after) == (False, 120.0)
+    assert (default.max_pending_handshakes_per_ip, default.max_pending_handshakes) == (32, 2048)
+    assert default.original_contracts == dict.fromkeys(
+        ("campaigns", "auctions", "bridge", "payments", "governance"))
+    settings = GatewaySettings.from_env({
+        **base, "SUBSCRIBE_HISTORY": "0", "GLOBAL_EVENTS": "true",
+        "HEALTH_REQUIRES_CHAIN_FEED": "yes", "CHAIN_FEED_STALE_AFTER": "30",
+        "MAX_PENDING_HANDSHAKES_PER_IP": "0", "MAX_PENDING_HANDSHAKES": "0",
+        "CAMPAIGN_CONTRACT": "SP000.campaigns"})
+    assert (settings.subscribe_history, settings.global_events) == (0, True)
+    assert (settings.health_requires_chain_feed, settings.chain_feed_stale_after) == (True, 30.0)
+    assert settings.max_pending_handshakes_per_ip is None
+    assert settings.max_pending_handshakes is None
+    assert settings.original_contracts["campaigns"] == "SP000.campaigns"
+    with pytest.raises(ConfigError) as refused:
+        GatewaySettings.from_env({**base, "SUBSCRIBE_HISTORY": "101",
+                                  "CHAIN_FEED_STALE_AFTER": "0.5", "GLOBAL_EVENTS": "maybe",
+                                  "MAX_PENDING_HANDSHAKES": "-1"})
+    assert len(refused.value.problems) == 4, refused.value.problems

@@ -92,3 +92,13 @@ def test_stacks_sources_wins_over_the_urls_and_the_default_is_the_observer() -> 
 def test_the_hiro_source_from_stacks_ws_url_still_needs_explicit_contracts() -> None:
     with pytest.raises(ConfigError, match="explicit contracts"):
         IngesterSettings.from_env({"STACKS_WS_URL": "wss://api.hiro.so/extended/v1/ws"})
+
+
+def test_an_empty_stacks_sources_counts_as_unset() -> None:
+    settings = IngesterSettings.from_env({"STACKS_SOURCES": "", "STACKS_API_URL":
+                                          "https://api.example", "STACKS_CONTRACTS": CONTRACT})
+    assert (settings.sources, settings.sources_from) == (("hiro",), "STACKS_API_URL")
+    assert IngesterSettings.from_env({}).sources_from == "default"
+    assert IngesterSettings.from_env({"CHAIN_FEED_STALE_AFTER": "45"}).chain_feed_stale_after == 45
+    with pytest.raises(ConfigError, match="CHAIN_FEED_STALE_AFTER"):
+        IngesterSettings.from_env({"CHAIN_FEED_STALE_AFTER": "0"})
