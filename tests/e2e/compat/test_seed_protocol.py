@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from adstack_devnet import DEFAULT_CONTRACTS, DEVNET_DEPLOYER
 from adstack_devnet.chain import Block, Chain
@@ -62,6 +63,11 @@ class System:
 @pytest.fixture(scope="module")
 def system(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     tmp = tmp_path_factory.mktemp("compat")
+    # The worker's Redis is shared by every test it runs: another test's chain tip there
+    # would make this ingester take the blocks below it as old (held, nothing published).
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    client.close()
     ingester = services.ingester(redis_url, tmp).start()
     gateway = services.gateway(redis_url, tmp, GLOBAL_EVENTS="true",
                                MAX_SUBSCRIPTIONS_PER_CLIENT=str(MAX_SUBSCRIPTIONS),
