@@ -93,6 +93,27 @@ class Chain:
         last = self.blocks[-1].payload
         return last["block_height"], last["block_hash"], last["index_block_hash"]
 
+    def _payload_head(self, block_hash: str, height: int, index_hash: str,
+                      parent: tuple[Any, ...], *, burn_hash: str, burn_time: int,
+                      parent_burn_time: int) -> dict[str, Any]:
+        """The fields every observer ``/new_block`` payload opens with, whatever its shape
+        (draws the parent burn block's hash)."""
+        return {
+            "block_hash": block_hash,
+            "block_height": height,
+            "index_block_hash": index_hash,
+            "parent_block_hash": parent[1],
+            "parent_index_block_hash": parent[2],
+            "parent_microblock": "0x" + "00" * 32,
+            "parent_microblock_sequence": 0,
+            "burn_block_hash": burn_hash,
+            "burn_block_height": self.burn_height,
+            "burn_block_time": burn_time,
+            "parent_burn_block_hash": self._hash(),
+            "parent_burn_block_height": self.burn_height - 1,
+            "parent_burn_block_timestamp": parent_burn_time,
+        }
+
     def _hash(self) -> str:
         return "0x" + self.rng.randbytes(32).hex()
 
@@ -157,20 +178,10 @@ class Chain:
                            "rawValue": raw})
             event_index += 1
         rng.shuffle(events)
+        burn_hash = self._hash()
         payload: dict[str, Any] = {
-            "block_hash": block_hash,
-            "block_height": height,
-            "index_block_hash": index_hash,
-            "parent_block_hash": parent[1],
-            "parent_index_block_hash": parent[2],
-            "parent_microblock": "0x" + "00" * 32,
-            "parent_microblock_sequence": 0,
-            "burn_block_hash": self._hash(),
-            "burn_block_height": self.burn_height,
-            "burn_block_time": self.time,
-            "parent_burn_block_hash": self._hash(),
-            "parent_burn_block_height": self.burn_height - 1,
-            "parent_burn_block_timestamp": self.time - 10,
+            **self._payload_head(block_hash, height, index_hash, parent, burn_hash=burn_hash,
+                                 burn_time=self.time, parent_burn_time=self.time - 10),
             "consensus_hash": consensus_hash,
             "miner_txid": self._hash(),
             "tenure_height": height,
@@ -293,19 +304,9 @@ class Chain:
         events = builder.events
         rng.shuffle(events)
         payload: dict[str, Any] = {
-            "block_hash": block_hash,
-            "block_height": height,
-            "index_block_hash": index_hash,
-            "parent_block_hash": parent[1],
-            "parent_index_block_hash": parent[2],
-            "parent_microblock": "0x" + "00" * 32,
-            "parent_microblock_sequence": 0,
-            "burn_block_hash": burn_hash,
-            "burn_block_height": self.burn_height,
-            "burn_block_time": burn_time,
-            "parent_burn_block_hash": self._hash(),
-            "parent_burn_block_height": self.burn_height - 1,
-            "parent_burn_block_timestamp": burn_time - (10 if self.pinned else 1),
+            **self._payload_head(block_hash, height, index_hash, parent, burn_hash=burn_hash,
+                                 burn_time=burn_time,
+                                 parent_burn_time=burn_time - (10 if self.pinned else 1)),
             "miner_txid": miner_txid,
             "matured_miner_rewards": [],
             "pox_v1_unlock_height": 104,
