@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SRC    := libs services
+SRC    := libs services tools
 # What the static checks need first; test-latest empties it to check another venv.
 INSTALLED := install
 # uv itself, pinned by hash, in its own small venv; it installs .venv from uv.lock and nothing else.
@@ -87,7 +87,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check $(SRC) tests
 
 types: $(INSTALLED)
-	$(BIN)/mypy -p adstack_clarity -p adstack_config -p adstack_events -p adstack_bus \
+	$(BIN)/mypy -p adstack_stacks -p adstack_config -p adstack_events -p adstack_bus \
 	  -p adstack_protocol -p adstack_auth -p adstack_metrics -p adstack_localredis \
 	  -p adstack_runtime -p adstack_client -p adstack_ingester -p adstack_gateway -p adstack_devnet -p adstack_bench
 

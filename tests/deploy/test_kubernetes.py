@@ -18,7 +18,7 @@ import yaml
 
 from adstack_config import ConfigError
 from adstack_config.catalog import SETTINGS
-from adstack_gateway.core import origin_allowed
+from adstack_gateway.node import origin_allowed
 from adstack_gateway.settings import GatewaySettings
 from adstack_ingester.settings import IngesterSettings
 from tests.helpers.deploy import DEPLOY, require_tool

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adstack_clarity import decode_hex, to_json
+from adstack_stacks import decode_hex, to_json
 from tests.helpers import services
 from tests.helpers.client import WsClient
 from tests.helpers.fixtures import SIGNERS_VOTING, load_bytes, load_json

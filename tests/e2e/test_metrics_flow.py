@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adstack_clarity import decode_hex_to_json
 from adstack_devnet import DEFAULT_CONTRACTS
 from adstack_devnet.chain import Chain
 from adstack_events import event_type_from_print
+from adstack_stacks import decode_hex_to_json
 from tests.conftest import make_token
 from tests.helpers import services
 from tests.helpers.client import SioClient, WsClient

@@ -77,7 +77,7 @@ def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
 
 
 def clarity_target() -> Target:
-    from adstack_clarity import ClarityDecodeError, decode, to_json, to_repr
+    from adstack_stacks import ClarityDecodeError, decode, to_json, to_repr
 
     vectors = json.loads(stacks_fixture("clarity_value_vectors.json").read_text())
     seeds = [bytes.fromhex(v["hex"][2:]) for v in vectors]

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from adstack_events.txwire import decode_tx_hex
+from adstack_stacks.txwire import decode_tx_hex
 
 _TYPES = {
     "stx_transfer_event": "STXTransferEvent", "stx_mint_event": "STXMintEvent",

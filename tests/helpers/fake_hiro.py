@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adstack_clarity import decode_hex, to_repr
-from adstack_events.txwire import decode_tx_hex
 from adstack_localredis import free_port
+from adstack_stacks import decode_hex, to_repr
+from adstack_stacks.txwire import decode_tx_hex
 
 
 class FakeHiro:

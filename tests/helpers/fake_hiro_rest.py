@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from adstack_clarity import StringAscii, Tuple, UInt, encode_hex
+from adstack_stacks import StringAscii, Tuple, UInt, encode_hex
 
 
 class FakeHiro:

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket
 
 from adstack_auth import Claims
 from adstack_gateway.app import create_app
-from adstack_gateway.routing import Outgoing
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.session import Flusher, Session
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.ws import NativeTransport

@@ -26,8 +26,8 @@ from starlette.websockets import WebSocket
 from adstack_auth import TokenVerifier
 from adstack_bus import connect
 from adstack_gateway.backfill import RestHistory
-from adstack_gateway.core import Gateway
 from adstack_gateway.hub import Hub
+from adstack_gateway.node import Gateway
 from adstack_gateway.ops import install_ops
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.sio import create_sio, upgrade_sid

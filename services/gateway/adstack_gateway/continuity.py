@@ -1,7 +1,7 @@
 """Can the gateway prove that a subscription continues without a hole? One rule, pure.
 
 Both ways a subscription resumes use it: a client's ``subscribe`` with ``since``
-(:meth:`adstack_gateway.core.Gateway._subscribe`) and the gateway's own resume after its
+(:meth:`adstack_gateway.node.Gateway._subscribe`) and the gateway's own resume after its
 Redis pub/sub link came back (:meth:`adstack_gateway.hub.Hub.reposition`).
 
 Continuity is proven only when, in the same epoch, the history still holds the offset right

@@ -25,7 +25,7 @@ from adstack_gateway.metrics import (
     record_delivery,
     record_resume_gap,
 )
-from adstack_gateway.routing import Outgoing, matches
+from adstack_gateway.outgoing import Outgoing, matches
 from adstack_gateway.session import Flusher, Session, Subscription
 from adstack_protocol import ServerEvent
 

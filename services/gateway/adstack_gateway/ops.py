@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from adstack_bus import BusUnavailable, ChainFeed, ChannelSubscriber
 from adstack_gateway import __version__
 from adstack_gateway import metrics as m
-from adstack_gateway.core import Gateway
+from adstack_gateway.node import Gateway
 from adstack_gateway.status import gateway_health, gateway_status
 from adstack_metrics import (
     ProcessMetrics,

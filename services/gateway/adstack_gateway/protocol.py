@@ -12,9 +12,9 @@ from typing import Any
 
 import msgspec
 
-from adstack_clarity import C32Error, c32_address_decode
 from adstack_events import is_valid_contract_id, is_valid_event_type
 from adstack_protocol import ClientCommand, ErrorCode
+from adstack_stacks import C32Error, c32_address_decode
 
 MAX_EVENT_TYPES = 32
 HISTORY_DEFAULT = 50

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import msgspec
 
-from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import ContractEvent, event_id, event_type_from_print
+from adstack_stacks import ClarityDecodeError, decode_hex_to_json
 
 REST_MAX_LIMIT = 50
 """The API refuses (HTTP 400) a contract-events ``limit`` above this."""

@@ -30,7 +30,7 @@ from typing import Protocol
 from adstack_auth import Claims
 from adstack_gateway import metrics as m
 from adstack_gateway.limits import CommandLimiter
-from adstack_gateway.routing import Outgoing
+from adstack_gateway.outgoing import Outgoing
 from adstack_protocol import CloseCode
 
 log = logging.getLogger(__name__)

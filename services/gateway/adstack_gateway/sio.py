@@ -35,11 +35,11 @@ import engineio
 import socketio
 
 from adstack_gateway import metrics as m
-from adstack_gateway.core import Gateway, Refused
 from adstack_gateway.eio import GatewaySocketIO, LibraryLog, peer_of, report_violation
 from adstack_gateway.limits import PendingHandshakes
+from adstack_gateway.node import Gateway, Refused
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import handshake_token
-from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
 from adstack_gateway.siopacket import command_arguments, packet_problem
 from adstack_gateway.wsproto import GatewayWebSocketProtocol, direct_socket, socket_of

@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.node import Gateway, Refused
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import ProtocolError, handshake_token, parse_position
-from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session
 from adstack_protocol import CloseCode, ErrorCode, ServerEvent, close_is_terminal
 

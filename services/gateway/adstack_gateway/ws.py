@@ -6,9 +6,9 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adstack_gateway.core import Gateway, Refused
+from adstack_gateway.node import Gateway, Refused
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import handshake_token
-from adstack_gateway.routing import Outgoing
 from adstack_gateway.wsproto import direct_socket
 from adstack_protocol import CloseCode
 

@@ -28,11 +28,11 @@ from typing import Any
 
 import msgspec
 
-from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import ContractEvent, TransactionFeed, event_id, event_type_from_print
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import Count
 from adstack_ingester.pipeline import NO_OVERRIDES, ContractFilter, DecodeFailure, TypeNames
+from adstack_stacks import ClarityDecodeError, decode_hex_to_json
 
 
 class Identifier(msgspec.Struct):

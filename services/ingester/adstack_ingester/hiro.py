@@ -17,11 +17,11 @@ from typing import Any
 
 import msgspec
 
-from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import ContractEvent, TransactionFeed, event_id, event_type_from_print
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import Count
 from adstack_ingester.pipeline import NO_OVERRIDES, ContractFilter, DecodeFailure, TypeNames
+from adstack_stacks import ClarityDecodeError, decode_hex_to_json
 
 EVENT_LIMIT_MAX = 100
 """Largest ``event_limit`` of ``/extended/v1/tx/{id}`` (a larger one is HTTP 400)."""

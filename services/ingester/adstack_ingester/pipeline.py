@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import msgspec
 
-from adstack_clarity import ClarityDecodeError, decode_hex_to_json
 from adstack_events import (
     BlockFeed,
     ContractEvent,
@@ -27,9 +26,10 @@ from adstack_events import (
     event_type_from_print,
     is_valid_event_type,
 )
-from adstack_events.txwire import TxDecodeError, decode_tx_hex
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import NewBlock, ObserverTransaction
+from adstack_stacks import ClarityDecodeError, decode_hex_to_json
+from adstack_stacks.txwire import TxDecodeError, decode_tx_hex
 
 log = logging.getLogger(__name__)
 

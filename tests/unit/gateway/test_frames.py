@@ -9,7 +9,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from adstack_gateway.routing import Outgoing, text_frame
+from adstack_gateway.outgoing import Outgoing, text_frame
 from adstack_gateway.wsproto import _Flag, _Inbox
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from adstack_gateway.outgoing import Outgoing, matches
 from adstack_gateway.protocol import (
     Feed,
     GetHistory,
@@ -18,7 +19,6 @@ from adstack_gateway.protocol import (
     parse_command,
     parse_frame,
 )
-from adstack_gateway.routing import Outgoing, matches
 from adstack_protocol import ErrorCode
 
 C = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"

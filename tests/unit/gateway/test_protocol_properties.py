@@ -10,7 +10,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adstack_clarity import c32_address_decode
 from adstack_events import is_valid_contract_id, is_valid_event_type
 from adstack_gateway.protocol import (
     HISTORY_MAX,
@@ -30,6 +29,7 @@ from adstack_gateway.siopacket import (
     packet_problem,
 )
 from adstack_protocol import ClientCommand, ErrorCode
+from adstack_stacks import c32_address_decode
 
 PROPERTY = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import msgspec
 
-from adstack_clarity import StringAscii, Tuple, UInt, encode_hex
 from adstack_events import ContractEvent, event_id
 from adstack_gateway.restmap import (
     BlockInfo,
@@ -16,6 +15,7 @@ from adstack_gateway.restmap import (
     merge_history,
     print_events,
 )
+from adstack_stacks import StringAscii, Tuple, UInt, encode_hex
 
 C = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
 OTHER = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.auction-engine"

@@ -8,7 +8,7 @@ from typing import Any
 
 from adstack_auth import Claims
 from adstack_gateway.hub import route
-from adstack_gateway.routing import Outgoing
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.session import Session, Subscription
 
 C = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from adstack_clarity import decode_hex, to_json
 from adstack_events import event_id
-from adstack_events.txwire import decode_tx_hex
 from adstack_ingester.payloads import (
     drop_mempool_decoder,
     mempool_decoder,
@@ -18,6 +16,8 @@ from adstack_ingester.payloads import (
     new_burn_block_decoder,
 )
 from adstack_ingester.pipeline import block_record, contract_filter
+from adstack_stacks import decode_hex, to_json
+from adstack_stacks.txwire import decode_tx_hex
 from tests.helpers.fixtures import load_bytes, load_json, replay_rows
 from tests.helpers.paths import stacks_fixture
 

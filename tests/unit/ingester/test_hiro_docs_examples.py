@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import msgspec
 
-from adstack_clarity import decode_hex, to_repr
 from adstack_events import event_id
 from adstack_ingester import hiro
 from adstack_ingester.pipeline import contract_filter
+from adstack_stacks import decode_hex, to_repr
 from tests.helpers.fixtures import load_bytes, load_json
 
 ALL = contract_filter(("*",))

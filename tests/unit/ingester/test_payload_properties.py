@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adstack_clarity import Int, StringAscii, Tuple, UInt, encode
 from adstack_ingester import chainhook, hiro
 from adstack_ingester.chainhook import block_record as chainhook_record
 from adstack_ingester.payloads import (
@@ -24,6 +23,7 @@ from adstack_ingester.payloads import (
     new_burn_block_decoder,
 )
 from adstack_ingester.pipeline import DecodeFailure, block_record, contract_filter
+from adstack_stacks import Int, StringAscii, Tuple, UInt, encode
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -8,7 +8,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from adstack_clarity import decode_hex, to_json
 from adstack_ingester.payloads import new_block_decoder
 from adstack_ingester.pipeline import (
     DecodeFailure,
@@ -16,6 +15,7 @@ from adstack_ingester.pipeline import (
     contract_filter,
     extract_events,
 )
+from adstack_stacks import decode_hex, to_json
 from tests.helpers.fixtures import SIGNERS_VOTING, load_bytes, load_json, replay_rows
 
 ALL = contract_filter(("*",))

@@ -7,8 +7,8 @@ import json
 import msgspec
 import pytest
 
-from adstack_clarity import UInt, decode_hex, to_json
-from adstack_events.txwire import (
+from adstack_stacks import UInt, decode_hex, to_json
+from adstack_stacks.txwire import (
     TxDecodeError,
     decode_tx,
     decode_tx_hex,

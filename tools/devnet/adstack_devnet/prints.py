@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from adstack_clarity import (
+from adstack_stacks import (
     Bool,
     Buffer,
     ClarityValue,

@@ -1,4 +1,4 @@
-"""Exception hierarchy of :mod:`adstack_clarity`.
+"""Exception hierarchy of :mod:`adstack_stacks`.
 
 ``ClarityError`` is the root. The concrete errors also subclass :class:`ValueError`, so callers
 that only know "bad input" can catch that instead.

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from adstack_clarity.c32 import c32_address
-from adstack_clarity.values import (
+from adstack_stacks.c32 import c32_address
+from adstack_stacks.values import (
     Bool,
     Buffer,
     ClarityValue,

@@ -1,6 +1,6 @@
-"""adstack_clarity: decode / encode consensus-serialised Clarity values (pure stdlib).
+"""adstack_stacks: decode / encode consensus-serialised Clarity values (pure stdlib).
 
->>> from adstack_clarity import decode_hex, to_repr, to_json
+>>> from adstack_stacks import decode_hex, to_repr, to_json
 >>> v = decode_hex("0x0c000000020362617a0906666f6f62617203")
 >>> to_repr(v)
 '(tuple (baz none) (foobar true))'
@@ -8,7 +8,7 @@
 {'baz': None, 'foobar': True}
 """
 
-from adstack_clarity.c32 import (
+from adstack_stacks.c32 import (
     c32_address,
     c32_address_decode,
     c32_decode,
@@ -16,7 +16,7 @@ from adstack_clarity.c32 import (
     c32check_decode,
     c32check_encode,
 )
-from adstack_clarity.decode import (
+from adstack_stacks.decode import (
     DEFAULT_MAX_DEPTH,
     MAX_NAME_LENGTH,
     MAX_VALUE_SIZE,
@@ -25,10 +25,10 @@ from adstack_clarity.decode import (
     decode_hex_to_json,
     decode_to_json,
 )
-from adstack_clarity.encode import encode, encode_hex
-from adstack_clarity.errors import C32Error, ClarityDecodeError, ClarityEncodeError, ClarityError
-from adstack_clarity.text import JSON_SAFE_INT, to_json, to_repr
-from adstack_clarity.values import (
+from adstack_stacks.encode import encode, encode_hex
+from adstack_stacks.errors import C32Error, ClarityDecodeError, ClarityEncodeError, ClarityError
+from adstack_stacks.text import JSON_SAFE_INT, to_json, to_repr
+from adstack_stacks.values import (
     Bool,
     Buffer,
     ClarityValue,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adstack_clarity import (
+from adstack_stacks import (
     Bool,
     Buffer,
     ClarityDecodeError,

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import struct
 
-from adstack_clarity.decode import (
+from adstack_stacks.decode import (
     _ASCII_OK,
     _CLARITY_NAME_RE,
     _CONTRACT_NAME_RE,
     MAX_NAME_LENGTH,
     MAX_VALUE_SIZE,
 )
-from adstack_clarity.errors import ClarityEncodeError
-from adstack_clarity.values import (
+from adstack_stacks.errors import ClarityEncodeError
+from adstack_stacks.values import (
     Bool,
     Buffer,
     ClarityValue,

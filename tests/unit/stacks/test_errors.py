@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from adstack_clarity import (
+from adstack_stacks import (
     Buffer,
     ClarityDecodeError,
     ClarityEncodeError,

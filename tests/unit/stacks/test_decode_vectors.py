@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adstack_clarity import (
+from adstack_stacks import (
     Bool,
     Buffer,
     ClarityDecodeError,

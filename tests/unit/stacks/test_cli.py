@@ -1,4 +1,4 @@
-"""``python -m adstack_clarity`` run as a subprocess."""
+"""``python -m adstack_stacks`` run as a subprocess."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[bytes]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (lib, env.get("PYTHONPATH")) if p)
     env["PYTHONIOENCODING"] = "ascii"  # the CLI must not depend on the locale encoding
     return subprocess.run(
-        [sys.executable, "-m", "adstack_clarity", *args],
+        [sys.executable, "-m", "adstack_stacks", *args],
         input=stdin.encode(),
         capture_output=True,
         env=env,
@@ -86,4 +86,4 @@ def test_bad_input(args: tuple[str, ...], fragment: str) -> None:
 def test_help() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    assert result.stdout.decode().startswith("usage: python -m adstack_clarity")
+    assert result.stdout.decode().startswith("usage: python -m adstack_stacks")

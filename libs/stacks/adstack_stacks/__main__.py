@@ -1,4 +1,4 @@
-"""``python -m adstack_clarity <hex>``: print the repr, then the compact JSON form.
+"""``python -m adstack_stacks <hex>``: print the repr, then the compact JSON form.
 
 ``-`` reads the hex from stdin (for values too long for a command line). Errors print one
 ``error: …`` line to stderr and exit 1.
@@ -10,12 +10,12 @@ import json
 import sys
 from collections.abc import Sequence
 
-from adstack_clarity.decode import decode_hex
-from adstack_clarity.errors import ClarityError
-from adstack_clarity.text import to_json, to_repr
+from adstack_stacks.decode import decode_hex
+from adstack_stacks.errors import ClarityError
+from adstack_stacks.text import to_json, to_repr
 
 USAGE = """\
-usage: python -m adstack_clarity <hex> | -
+usage: python -m adstack_stacks <hex> | -
 
 Decode a consensus-serialised Clarity value given as hex (the 0x prefix is optional;
 '-' reads it from stdin). Prints the Hiro API repr on line 1 and the compact JSON form

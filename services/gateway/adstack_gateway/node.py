@@ -31,6 +31,7 @@ from adstack_gateway.limits import (
     drain_offsets,
     expiry_delay,
 )
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import (
     Feed,
     GetHistory,
@@ -44,7 +45,6 @@ from adstack_gateway.protocol import (
     parse_command,
     parse_frame,
 )
-from adstack_gateway.routing import Outgoing
 from adstack_gateway.session import Session, Subscription, Transport
 from adstack_gateway.settings import GatewaySettings
 from adstack_protocol import CloseCode, ErrorCode, ServerEvent

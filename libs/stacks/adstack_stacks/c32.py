@@ -14,7 +14,7 @@ import hashlib
 import re
 from functools import lru_cache
 
-from adstack_clarity.errors import C32Error
+from adstack_stacks.errors import C32Error
 
 __all__ = [
     "C32_ALPHABET",

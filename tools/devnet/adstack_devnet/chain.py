@@ -30,10 +30,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from adstack_clarity import ClarityValue, StringAscii, Tuple, UInt, encode_hex
 from adstack_devnet import shapes
 from adstack_devnet.prints import MAKERS, WALLETS, function_for
-from adstack_events.txwire import encode_contract_call, txid_of
+from adstack_stacks import ClarityValue, StringAscii, Tuple, UInt, encode_hex
+from adstack_stacks.txwire import encode_contract_call, txid_of
 
 
 def sha512_256(data: bytes) -> bytes:

@@ -19,9 +19,9 @@ import re
 import struct
 from typing import NoReturn
 
-from adstack_clarity.c32 import _c32_address_cached
-from adstack_clarity.errors import ClarityDecodeError
-from adstack_clarity.values import (
+from adstack_stacks.c32 import _c32_address_cached
+from adstack_stacks.errors import ClarityDecodeError
+from adstack_stacks.values import (
     Bool,
     Buffer,
     ClarityValue,

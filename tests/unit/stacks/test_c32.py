@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adstack_clarity import (
+from adstack_stacks import (
     C32Error,
     ContractPrincipal,
     StandardPrincipal,

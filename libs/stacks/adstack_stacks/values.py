@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeAlias, cast
 
-from adstack_clarity.c32 import c32_address, c32_address_decode
-from adstack_clarity.errors import C32Error
+from adstack_stacks.c32 import c32_address, c32_address_decode
+from adstack_stacks.errors import C32Error
 
 __all__ = [
     "Bool",

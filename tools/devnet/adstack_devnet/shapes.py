@@ -13,10 +13,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from adstack_clarity import ClarityValue, StringAscii, Tuple, UInt, encode_hex
 from adstack_devnet import DEVNET_DEPLOYER
 from adstack_devnet.prints import WALLETS
-from adstack_events.txwire import (
+from adstack_stacks import ClarityValue, StringAscii, Tuple, UInt, encode_hex
+from adstack_stacks.txwire import (
     encode_coinbase,
     encode_contract_call,
     encode_smart_contract,

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from adstack_clarity import (
+from adstack_stacks import (
     ClarityDecodeError,
     ClarityValue,
     c32_address,

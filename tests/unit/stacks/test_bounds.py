@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from adstack_clarity import ClarityDecodeError, decode, decode_to_json, to_json, to_repr
-from adstack_clarity.decode import MAX_VALUE_SIZE
+from adstack_stacks import ClarityDecodeError, decode, decode_to_json, to_json, to_repr
+from adstack_stacks.decode import MAX_VALUE_SIZE
 
 SIZE = 64 * 1024
 PER_BYTE = 64
