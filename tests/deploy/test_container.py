@@ -193,7 +193,7 @@ def test_the_runtime_venv_works_without_the_development_packages(tmp_path: Path)
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy2(REPO / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
-    for name in ("libs", "services"):
+    for name in ("libs", "services", "tools"):
         shutil.copytree(REPO / name, source / name, ignore=ignore)
     venv = tmp_path / "venv"
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON": sys.executable,
