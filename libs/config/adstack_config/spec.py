@@ -3,7 +3,7 @@
 A :class:`Setting` names an environment variable, its type, default, bounds, one line of
 help and the services that read it. :data:`adstack_config.catalog.SETTINGS` lists them all;
 from that list come each service's ``from_env`` values (:func:`load`), its ``--help``
-(:func:`help_text`), the README's configuration table and the root ``.env.example``
+(:func:`help_text`), the configuration table of docs/configuration.md and the root ``.env.example``
 (:mod:`adstack_config.generate`).
 
 :func:`load` reads every setting of a service, collecting each problem (a bad type, a value
@@ -55,7 +55,7 @@ class Setting:
     """The value when unset (``None``: unset, or computed by the service — see
     ``default_text``)."""
     help: str
-    """One line: what it does (``--help``, README, ``.env.example``)."""
+    """One line: what it does (``--help``, docs/configuration.md, ``.env.example``)."""
     services: tuple[Service, ...] = SERVICES
     field: str | None = None
     """The settings attribute it fills (``jwt.secret``: attribute ``secret`` of the nested
