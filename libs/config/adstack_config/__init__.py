@@ -2,7 +2,8 @@
 
 Every setting is declared once in :mod:`adstack_config.catalog`; :func:`load` reads and
 validates a service's settings, collecting every problem before failing; :func:`help_text`
-writes its ``--help``; :mod:`adstack_config.generate` the README table and ``.env.example``.
+writes its ``--help``; :mod:`adstack_config.generate` the configuration table
+(docs/configuration.md) and ``.env.example``.
 Only a service's ``__main__`` reads the environment; libraries take settings objects.
 :func:`presence` and :func:`scrub` keep secrets out of what the services show.
 """

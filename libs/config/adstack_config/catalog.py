@@ -3,7 +3,8 @@
 To add a setting: add one :class:`Setting` here (name, kind, default, bounds, one line of
 help, services, the settings attribute it fills), add the attribute to the service's
 settings struct with ``= default("NAME")``, and run ``python -m adstack_config.generate`` to
-refresh the README table and ``.env.example`` (a test fails while they are stale).
+refresh the configuration table (docs/configuration.md) and ``.env.example`` (a test fails
+while they are stale).
 ``from_env`` and ``--help`` pick it up by themselves.
 
 The names are the original Node server's where it had them (``PORT``, ``REDIS_URL``,

@@ -3,7 +3,7 @@
     python -m adstack_config.generate           # rewrite them
     python -m adstack_config.generate --check   # exit 1 if one is stale (what the test checks)
 
-- ``README.md``: the configuration table, between :data:`BEGIN` and :data:`END`;
+- ``docs/configuration.md``: the configuration table, between :data:`BEGIN` and :data:`END`;
 - ``.env.example``: every setting, commented out at its default (``ENV_FILE=.env``).
 """
 
@@ -39,6 +39,10 @@ def _services(setting: Setting) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+TABLE_FILE = Path("docs/configuration.md")
+"""Where the configuration table lives, relative to the repository root."""
 
 
 def readme_table(settings: Iterable[Setting] = SETTINGS) -> str:
@@ -87,9 +91,9 @@ def replace_between(text: str, block: str) -> str:
 
 def outputs(root: Path) -> dict[Path, str]:
     """Each generated file and the content it should have."""
-    readme = root / "README.md"
+    table = root / TABLE_FILE
     return {
-        readme: replace_between(readme.read_text(encoding="utf-8"), readme_table()),
+        table: replace_between(table.read_text(encoding="utf-8"), readme_table()),
         root / ".env.example": env_example(),
     }
 
@@ -101,9 +105,9 @@ def stale(root: Path) -> list[Path]:
 
 def find_root(start: Path) -> Path:
     for path in (start, *start.parents):
-        if (path / "pyproject.toml").exists() and (path / "README.md").exists():
+        if (path / "pyproject.toml").exists() and (path / TABLE_FILE).exists():
             return path
-    raise SystemExit("run it inside the repository (no pyproject.toml and README.md found)")
+    raise SystemExit(f"run it inside the repository (no pyproject.toml and {TABLE_FILE} found)")
 
 
 def main(argv: list[str] | None = None) -> None:

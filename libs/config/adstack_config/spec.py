@@ -3,7 +3,7 @@
 A :class:`Setting` names an environment variable, its type, default, bounds, one line of
 help and the services that read it. :data:`adstack_config.catalog.SETTINGS` lists them all;
 from that list come each service's ``from_env`` values (:func:`load`), its ``--help``
-(:func:`help_text`), the README's configuration table and the root ``.env.example``
+(:func:`help_text`), the configuration table of docs/configuration.md and the root ``.env.example``
 (:mod:`adstack_config.generate`).
 
 :func:`load` reads every setting of a service, collecting each problem (a bad type, a value
@@ -55,7 +55,7 @@ class Setting:
     """The value when unset (``None``: unset, or computed by the service — see
     ``default_text``)."""
     help: str
-    """One line: what it does (``--help``, README, ``.env.example``)."""
+    """One line: what it does (``--help``, docs/configuration.md, ``.env.example``)."""
     services: tuple[Service, ...] = SERVICES
     field: str | None = None
     """The settings attribute it fills (``jwt.secret``: attribute ``secret`` of the nested
@@ -264,51 +264,74 @@ def _read(setting: Setting, environ: Mapping[str, str], problems: list[str]) -> 
     return value
 
 
-def _cast(setting: Setting, text: str) -> Any:
-    kind = setting.kind
-    if kind in ("str", "secret"):
-        return text or (None if setting.default is None else text)
-    if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("not a whole number") from None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError("not a number") from None
-    if kind == "bool":
-        low = text.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValueError("not a boolean (true or false)")
-    if kind == "choice":
-        low = text.lower()
-        if low not in setting.choices:
-            raise ValueError(f"choose one of {', '.join(setting.choices)}")
-        return low.upper() if setting.upper else low
-    if kind == "list":
-        items = [p.strip() for p in text.split(",") if p.strip()]
-        if setting.choices:
-            items = [item.lower() for item in items]
-            bad = [item for item in items if item not in setting.choices]
-            if bad:
-                raise ValueError(f"unknown {', '.join(repr(b) for b in bad)} "
-                                 f"(choose from {', '.join(setting.choices)})")
-        return tuple(dict.fromkeys(items))
-    if kind == "origins":
-        origins = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-        bad = [o for o in origins if o != "*" and not origin_ok(o)]
+def _cast_str(setting: Setting, text: str) -> Any:
+    return text or (None if setting.default is None else text)
+
+
+def _cast_int(setting: Setting, text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _cast_float(setting: Setting, text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
+def _cast_bool(setting: Setting, text: str) -> Any:
+    low = text.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError("not a boolean (true or false)")
+
+
+def _cast_choice(setting: Setting, text: str) -> Any:
+    low = text.lower()
+    if low not in setting.choices:
+        raise ValueError(f"choose one of {', '.join(setting.choices)}")
+    return low.upper() if setting.upper else low
+
+
+def _cast_list(setting: Setting, text: str) -> Any:
+    items = [p.strip() for p in text.split(",") if p.strip()]
+    if setting.choices:
+        items = [item.lower() for item in items]
+        bad = [item for item in items if item not in setting.choices]
         if bad:
-            raise ValueError(
-                f"{', '.join(repr(o) for o in bad)} is not an origin: write "
-                "scheme://host[:port], e.g. https://app.example.com (a browser's Origin "
-                "header always has the scheme, so this could never match)")
-        return origins
-    raise AssertionError(kind)  # pragma: no cover
+            raise ValueError(f"unknown {', '.join(repr(b) for b in bad)} "
+                             f"(choose from {', '.join(setting.choices)})")
+    return tuple(dict.fromkeys(items))
+
+
+def _cast_origins(setting: Setting, text: str) -> Any:
+    origins = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    bad = [o for o in origins if o != "*" and not origin_ok(o)]
+    if bad:
+        raise ValueError(
+            f"{', '.join(repr(o) for o in bad)} is not an origin: write "
+            "scheme://host[:port], e.g. https://app.example.com (a browser's Origin "
+            "header always has the scheme, so this could never match)")
+    return origins
+
+
+_CASTS: dict[str, Callable[[Setting, str], Any]] = {
+    "str": _cast_str, "secret": _cast_str, "int": _cast_int, "float": _cast_float,
+    "bool": _cast_bool, "choice": _cast_choice, "list": _cast_list, "origins": _cast_origins,
+}
+"""One parser per :data:`Kind`: the text of an environment variable to its value."""
+
+
+def _cast(setting: Setting, text: str) -> Any:
+    cast = _CASTS.get(setting.kind)
+    if cast is None:
+        raise AssertionError(setting.kind)  # pragma: no cover
+    return cast(setting, text)
 
 
 def origin_ok(origin: str) -> bool:

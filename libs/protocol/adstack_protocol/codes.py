@@ -3,7 +3,7 @@
 Error codes travel in ``error`` frames ``{"message", "code"}``; the connection stays open.
 Close codes end a connection. Following Centrifugo's split, 4000–4499 mean "reconnect
 (with backoff)" and 4500–4999 mean "do not reconnect with the same credentials".
-The README's protocol section lists the same table.
+docs/protocol.md lists the same tables.
 """
 
 from __future__ import annotations

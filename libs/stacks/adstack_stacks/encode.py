@@ -76,37 +76,65 @@ def _first(pair: tuple[bytes, ClarityValue]) -> bytes:
     return pair[0]
 
 
-def _enc(value: ClarityValue, out: bytearray) -> None:
-    if isinstance(value, UInt):
-        out += b"\x01" + _int(value.value, "uint", 0, _UINT_MAX).to_bytes(16, "big")
-    elif isinstance(value, Int):
-        v = _int(value.value, "int", _INT_MIN, _INT_MAX)
-        out += b"\x00" + v.to_bytes(16, "big", signed=True)
-    elif isinstance(value, Bool):
-        out += b"\x03" if value.value else b"\x04"
-    elif isinstance(value, Buffer):
-        out += b"\x02" + _pack_u32(len(value.value)) + value.value
-    elif isinstance(value, StringAscii):
+def _enc_text(value: StringAscii | StringUtf8) -> bytes:
+    if isinstance(value, StringAscii):
         text = value.value
         if not isinstance(text, str) or not text.isascii():
             raise ClarityEncodeError(f"string-ascii must be ASCII text: {text!r}")
         raw = text.encode("ascii")
         if raw.translate(None, _ASCII_OK):
             raise ClarityEncodeError(f"string-ascii has characters Clarity rejects: {text!r}")
-        out += b"\x0d" + _pack_u32(len(raw)) + raw
-    elif isinstance(value, StringUtf8):
-        try:
-            raw = value.value.encode("utf-8")
-        except (UnicodeEncodeError, AttributeError) as exc:
-            raise ClarityEncodeError(f"string-utf8 is not encodable: {exc}") from None
-        out += b"\x0e" + _pack_u32(len(raw)) + raw
-    elif isinstance(value, StandardPrincipal):
-        out += b"\x05" + _principal(value.version, value.hash160)
-    elif isinstance(value, ContractPrincipal):
+        return b"\x0d" + _pack_u32(len(raw)) + raw
+    try:
+        raw = value.value.encode("utf-8")
+    except (UnicodeEncodeError, AttributeError) as exc:
+        raise ClarityEncodeError(f"string-utf8 is not encodable: {exc}") from None
+    return b"\x0e" + _pack_u32(len(raw)) + raw
+
+
+def _enc_leaf(value: ClarityValue) -> bytes | None:
+    """The encoding of a value that holds no other value; ``None`` for a composite one."""
+    if isinstance(value, UInt):
+        return b"\x01" + _int(value.value, "uint", 0, _UINT_MAX).to_bytes(16, "big")
+    if isinstance(value, Int):
+        v = _int(value.value, "int", _INT_MIN, _INT_MAX)
+        return b"\x00" + v.to_bytes(16, "big", signed=True)
+    if isinstance(value, Bool):
+        return b"\x03" if value.value else b"\x04"
+    if isinstance(value, Buffer):
+        return b"\x02" + _pack_u32(len(value.value)) + value.value
+    if isinstance(value, StringAscii | StringUtf8):
+        return _enc_text(value)
+    if isinstance(value, StandardPrincipal):
+        return b"\x05" + _principal(value.version, value.hash160)
+    if isinstance(value, ContractPrincipal):
         name = _name_bytes(value.name, "contract name", contract=True)
-        out += b"\x06" + _principal(value.version, value.hash160) + bytes((len(name),)) + name
-    elif isinstance(value, OptionalNone):
-        out += b"\x09"
+        return b"\x06" + _principal(value.version, value.hash160) + bytes((len(name),)) + name
+    if isinstance(value, OptionalNone):
+        return b"\x09"
+    return None
+
+
+def _enc_tuple(value: Tuple, out: bytearray) -> None:
+    if not value.fields:
+        raise ClarityEncodeError("empty tuples are not valid Clarity values")
+    named = sorted(
+        (
+            (_name_bytes(name, "tuple key", contract=False), item)
+            for name, item in value.fields.items()
+        ),
+        key=_first,
+    )
+    out += b"\x0c" + _pack_u32(len(named))
+    for raw, item in named:
+        out += bytes((len(raw),)) + raw
+        _enc(item, out)
+
+
+def _enc(value: ClarityValue, out: bytearray) -> None:
+    leaf = _enc_leaf(value)
+    if leaf is not None:
+        out += leaf
     elif isinstance(value, ResponseOk):
         out += b"\x07"
         _enc(value.value, out)
@@ -121,19 +149,7 @@ def _enc(value: ClarityValue, out: bytearray) -> None:
         for item in value.items:
             _enc(item, out)
     elif isinstance(value, Tuple):
-        if not value.fields:
-            raise ClarityEncodeError("empty tuples are not valid Clarity values")
-        named = sorted(
-            (
-                (_name_bytes(name, "tuple key", contract=False), item)
-                for name, item in value.fields.items()
-            ),
-            key=_first,
-        )
-        out += b"\x0c" + _pack_u32(len(named))
-        for raw, item in named:
-            out += bytes((len(raw),)) + raw
-            _enc(item, out)
+        _enc_tuple(value, out)
     else:
         raise ClarityEncodeError(f"not a Clarity value: {type(value).__name__}")
     if len(out) > MAX_VALUE_SIZE:

@@ -71,25 +71,33 @@ def _name_key(item: tuple[str, ClarityValue]) -> bytes:
     return item[0].encode("utf-8", "surrogatepass")
 
 
-def _repr(value: ClarityValue, out: list[str]) -> None:
+def _leaf_repr(value: ClarityValue) -> str | None:
+    """The repr of a value that holds no other value; ``None`` for a composite one."""
     if isinstance(value, UInt):
-        out.append(f"u{value.value}")
-    elif isinstance(value, Int):
-        out.append(str(value.value))
-    elif isinstance(value, Bool):
-        out.append("true" if value.value else "false")
-    elif isinstance(value, Buffer):
-        out.append("0x" + value.value.hex())
-    elif isinstance(value, StringAscii):
-        out.append('"' + _escape_ascii(value.value) + '"')
-    elif isinstance(value, StringUtf8):
-        out.append('u"' + _escape_utf8(value.value) + '"')
-    elif isinstance(value, StandardPrincipal):
-        out.append("'" + c32_address(value.version, value.hash160))
-    elif isinstance(value, ContractPrincipal):
-        out.append("'" + c32_address(value.version, value.hash160) + "." + value.name)
-    elif isinstance(value, OptionalNone):
-        out.append("none")
+        return f"u{value.value}"
+    if isinstance(value, Int):
+        return str(value.value)
+    if isinstance(value, Bool):
+        return "true" if value.value else "false"
+    if isinstance(value, Buffer):
+        return "0x" + value.value.hex()
+    if isinstance(value, StringAscii):
+        return '"' + _escape_ascii(value.value) + '"'
+    if isinstance(value, StringUtf8):
+        return 'u"' + _escape_utf8(value.value) + '"'
+    if isinstance(value, StandardPrincipal):
+        return "'" + c32_address(value.version, value.hash160)
+    if isinstance(value, ContractPrincipal):
+        return "'" + c32_address(value.version, value.hash160) + "." + value.name
+    if isinstance(value, OptionalNone):
+        return "none"
+    return None
+
+
+def _repr(value: ClarityValue, out: list[str]) -> None:
+    leaf = _leaf_repr(value)
+    if leaf is not None:
+        out.append(leaf)
     elif isinstance(value, ResponseOk | ResponseErr | OptionalSome):
         out.append(
             "(ok "

@@ -1,6 +1,6 @@
 """The one declaration of every setting, and what is generated from it: each service's
-``--help``, the README's configuration table and the root ``.env.example`` (stale files fail
-here), and the settings structs (their defaults are the declared ones)."""
+``--help``, the configuration table (docs/configuration.md) and the root ``.env.example``
+(stale files fail here), and the settings structs (their defaults are the declared ones)."""
 
 from __future__ import annotations
 
@@ -24,18 +24,20 @@ STRUCTS: dict[str, type[msgspec.Struct]] = {"gateway": GatewaySettings,
 
 def test_generated_files_are_fresh() -> None:
     """Fails when the catalog changed and ``python -m adstack_config.generate`` was not run
-    (or someone edited the generated README table or .env.example by hand)."""
+    (or someone edited the generated configuration table or .env.example by hand)."""
     assert generate.stale(ROOT) == [], "run: python -m adstack_config.generate"
 
 
 def test_a_changed_catalog_makes_the_files_stale(tmp_path: Path) -> None:
     for path in generate.outputs(ROOT):
-        (tmp_path / path.name).write_text(path.read_text())
+        copy = tmp_path / path.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(path.read_text())
     assert generate.stale(tmp_path) == []
-    readme = tmp_path / "README.md"
-    readme.write_text(readme.read_text().replace("| `PORT` | `3002` |", "| `PORT` | `3003` |"))
+    table = tmp_path / "docs" / "configuration.md"
+    table.write_text(table.read_text().replace("| `PORT` | `3002` |", "| `PORT` | `3003` |"))
     (tmp_path / ".env.example").write_text("")
-    assert sorted(p.name for p in generate.stale(tmp_path)) == [".env.example", "README.md"]
+    assert sorted(p.name for p in generate.stale(tmp_path)) == [".env.example", "configuration.md"]
     generate.main(["--root", str(tmp_path)])
     assert generate.stale(tmp_path) == []
 

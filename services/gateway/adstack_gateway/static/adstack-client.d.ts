@@ -50,7 +50,7 @@ export interface Position {
   epoch: string;
 }
 
-/** A contract print event (README "Event shape"). */
+/** A contract print event (docs/protocol.md). */
 export interface AdStackEvent {
   id: string;
   type: string;

@@ -3,7 +3,7 @@
  *
  * One ES module, no dependencies, no build step. The gateway serves it at
  * `/static/adstack-client.js`; copy it into your app or import it from there. It speaks the
- * JSON protocol of `ws://host:3002/ws` (see README "Client protocol"), not Socket.IO.
+ * JSON protocol of `ws://host:3002/ws` (see docs/protocol.md), not Socket.IO.
  *
  * ```js
  * import { AdStackClient } from "/static/adstack-client.js";
@@ -55,7 +55,7 @@
  * @module adstack-client
  */
 
-/** Close codes after which reconnecting cannot help (README "Close codes"). */
+/** Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes"). */
 export const TERMINAL_CLOSE_CODES = new Set([1008, 1009, 4005, 4500, 4501, 4502]);
 
 /** An error reply from the gateway, or a local failure (`TIMEOUT`, `DISCONNECTED`). */
