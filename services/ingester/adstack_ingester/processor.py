@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -117,6 +117,19 @@ class BlockProcessor:
             state = await self.ensure_loaded()
             plan = state.plan_rollback(block)
             return await self._execute(state, plan, source=block.source)
+
+    async def publish_feeds(self, feeds: Sequence[TransactionFeed]) -> None:
+        """Publish mempool ``transaction`` feeds (pending, dropped) in the chain script:
+        fenced like every other write, the tip unchanged.
+
+        Raises:
+            NotLeader / BusUnavailable: nothing was published; the source must retry.
+        """
+        frames = [(keys.TRANSACTION_CHANNEL,
+                   _frame_encoder.encode({"event": "transaction", "data": feed}))
+                  for feed in feeds]
+        async with self.lock:
+            await self.store.commit(fence=self.publisher.fence, tip=None, feeds=frames)
 
     async def _execute(self, state: ChainState, plan: Plan, *, source: str,
                        txs: Callable[[], list[TransactionFeed]] | None = None) -> Outcome:
