@@ -7,7 +7,7 @@ from adstack_ingester.mempool import PendingBook, dropped_status
 
 
 def feed(n: int) -> TransactionFeed:
-    return TransactionFeed(txId=f"0x{n:064x}", contractId="ST1.campaign",
+    return TransactionFeed(txId=f"0x{0xABCDEF00 + n:064x}", contractId="ST1.campaign",
                            functionName="create-campaign", sender="ST1", status="pending",
                            blockHeight=None)
 
