@@ -1,4 +1,5 @@
-"""Carries out chain plans against Redis: reverts, publishes, then records the chain.
+"""The single writer: carries out chain plans against Redis (reverts, publishes, then records
+the chain) and publishes the mempool ``transaction`` feeds, under one lock and one fence.
 
 The order makes every step safe to repeat. Reverts skip ids that are not published, and
 publishes skip ids that are. The chain record (tip, canonical map, block records, feeds) is
@@ -50,7 +51,8 @@ class Outcome(msgspec.Struct):
 
 
 class BlockProcessor:
-    """The single writer path shared by every source (serialised by :attr:`lock`)."""
+    """The single writer path shared by every source (serialised by :attr:`lock`): blocks,
+    rollbacks and mempool feeds."""
 
     def __init__(self, publisher: Publisher, store: ChainStore, *, window: int = 256) -> None:
         self.publisher = publisher
