@@ -7,17 +7,15 @@ first, so single-process values are exact at scrape time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adstack_bus import BusUnavailable, read_chain_feed
 from adstack_ingester import __version__
 from adstack_ingester import metrics as m
 from adstack_ingester.status import ingester_status
@@ -30,13 +28,33 @@ from adstack_metrics import (
 )
 
 if TYPE_CHECKING:
-    from adstack_ingester.app import Ingester
+    from adstack_ingester.settings import IngesterSettings
+
+
+class Observed(Protocol):
+    """What the operations endpoints read of the ingester (its wiring,
+    :class:`adstack_ingester.ingester.Ingester`, is one)."""
+
+    @property
+    def settings(self) -> IngesterSettings: ...
+
+    @property
+    def started(self) -> float: ...
+
+    @property
+    def last_block(self) -> dict[str, Any] | None: ...
+
+    async def ping(self) -> bool:
+        """Whether Redis answers."""
+
+    async def feed_live(self) -> bool:
+        """Whether the chain source was heard recently (asked only when Redis is up)."""
 
 
 class IngesterOps:
     """Samples the ingester's state into gauges and renders ``/status``."""
 
-    def __init__(self, ingester: Ingester, *,
+    def __init__(self, ingester: Observed, *,
                  is_leader: Callable[[], bool] | None = None) -> None:
         self.ingester = ingester
         self.is_leader = is_leader
@@ -56,7 +74,7 @@ class IngesterOps:
     async def _probe_redis(self) -> None:
         self.redis_up = False  # stays False if the ping times out (and is cancelled)
         try:
-            self.redis_up = await self.ingester.publisher.ping()
+            self.redis_up = await self.ingester.ping()
         finally:
             m.observe_redis(self.redis_up)
 
@@ -68,13 +86,8 @@ class IngesterOps:
     async def status(self, _request: Request) -> Response:
         await self.process.refresh()
         ingester = self.ingester
-        feed = None
-        if self.redis_up:
-            with contextlib.suppress(BusUnavailable):
-                feed = await read_chain_feed(ingester.redis)
+        feed_live = self.redis_up and await ingester.feed_live()
         now = time.time()
-        feed_live = feed is not None and feed.live(
-            int(now * 1000), int(ingester.settings.chain_feed_stale_after * 1000))
         return JSONResponse(ingester_status(
             ingester.settings, version=__version__, pid=os.getpid(), started=ingester.started,
             now=now, redis_up=self.redis_up, leader=self.leader(), feed_live=feed_live,
@@ -82,7 +95,7 @@ class IngesterOps:
             multiprocess=multiprocess_enabled()))
 
 
-def install_ops(app: Starlette, ingester: Ingester, *,
+def install_ops(app: Starlette, ingester: Observed, *,
                 is_leader: Callable[[], bool] | None = None) -> IngesterOps:
     """Add ``/metrics`` and ``/status`` to ``app``; refresh gauges during its lifespan."""
     ops = IngesterOps(ingester, is_leader=is_leader)

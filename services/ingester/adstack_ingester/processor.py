@@ -1,4 +1,5 @@
-"""Carries out chain plans against Redis: reverts, publishes, then records the chain.
+"""The single writer: carries out chain plans against Redis (reverts, publishes, then records
+the chain) and publishes the mempool ``transaction`` feeds, under one lock and one fence.
 
 The order makes every step safe to repeat. Reverts skip ids that are not published, and
 publishes skip ids that are. The chain record (tip, canonical map, block records, feeds) is
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -50,7 +51,8 @@ class Outcome(msgspec.Struct):
 
 
 class BlockProcessor:
-    """The single writer path shared by every source (serialised by :attr:`lock`)."""
+    """The single writer path shared by every source (serialised by :attr:`lock`): blocks,
+    rollbacks and mempool feeds."""
 
     def __init__(self, publisher: Publisher, store: ChainStore, *, window: int = 256) -> None:
         self.publisher = publisher
@@ -117,6 +119,19 @@ class BlockProcessor:
             state = await self.ensure_loaded()
             plan = state.plan_rollback(block)
             return await self._execute(state, plan, source=block.source)
+
+    async def publish_feeds(self, feeds: Sequence[TransactionFeed]) -> None:
+        """Publish mempool ``transaction`` feeds (pending, dropped) in the chain script:
+        fenced like every other write, the tip unchanged.
+
+        Raises:
+            NotLeader / BusUnavailable: nothing was published; the source must retry.
+        """
+        frames = [(keys.TRANSACTION_CHANNEL,
+                   _frame_encoder.encode({"event": "transaction", "data": feed}))
+                  for feed in feeds]
+        async with self.lock:
+            await self.store.commit(fence=self.publisher.fence, tip=None, feeds=frames)
 
     async def _execute(self, state: ChainState, plan: Plan, *, source: str,
                        txs: Callable[[], list[TransactionFeed]] | None = None) -> Outcome:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import platform
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adstack_config import presence, redact_url, scrub, url_secrets
-from adstack_ingester.settings import IngesterSettings
-from adstack_metrics import formatted_uptime, iso_timestamp, memory_megabytes
+from adstack_metrics.original import formatted_uptime, iso_timestamp, memory_megabytes
+
+if TYPE_CHECKING:  # the settings module reaches Redis helpers; this one only reads fields
+    from adstack_ingester.settings import IngesterSettings
 
 
 def secrets_of(settings: IngesterSettings) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from adstack_bench.rawws import RawClient, open_raw
+from adstack_bench.rawws import OnTexts, RawClient, open_raw
 from adstack_bench.stats import Histogram, published_at_ms
 
 NATIVE_EVENT = b'{"event":"event"'
@@ -145,17 +145,13 @@ class Worker:
                 frames.append(json.dumps({"event": "subscribe", "data": data}).encode())
         return frames
 
-    async def _open_one(self) -> None:
-        cfg = self.cfg
-        sio = cfg.transport == "sio"
-        client = _Client()
+    def _reader(self, client: _Client, ready: asyncio.Future[None],
+                expected: int) -> OnTexts:
+        """The frame reader of one connection: counts events and their latency inline; the
+        rare other frames go to :meth:`_control`."""
         window_of = self  # the current window is looked up on every frame
-        ready = asyncio.get_running_loop().create_future()
-        event_prefix = SIO_EVENT if sio else NATIVE_EVENT
-        connected_prefix = SIO_CONNECTED if sio else NATIVE_CONNECTED
-        error_prefix = SIO_ERROR if sio else NATIVE_ERROR
-        subscribed_prefix = SIO_SUBSCRIBED if sio else NATIVE_SUBSCRIBED
-        expected = len(cfg.contracts) if cfg.subscribe else 0
+        event_prefix = SIO_EVENT if self.cfg.transport == "sio" else NATIVE_EVENT
+        control = self._control
         clock = time.time
 
         def on_texts(conn: RawClient, texts: list[bytes]) -> None:
@@ -170,24 +166,40 @@ class Worker:
                     stamp = published_at_ms(payload)
                     if stamp is not None:
                         add(now - stamp)
-                elif sio and payload == b"2":
-                    conn.send(b"3")  # Engine.IO pong
-                elif sio and payload.startswith(b"0{"):
-                    # Engine.IO open: join the default namespace (with the token as auth).
-                    auth = json.dumps({"token": cfg.token}) if cfg.token else ""
-                    conn.send(b"40" + auth.encode())
-                elif payload.startswith(connected_prefix):
-                    if not ready.done():
-                        ready.set_result(None)
-                elif payload.startswith(subscribed_prefix):
-                    client.subscribed += 1
-                    if client.subscribed == expected:
-                        window_of.pending -= 1
-                elif payload.startswith(error_prefix):
-                    window.errors += 1
+                else:
+                    control(conn, payload, client, ready, expected)
             if events:
                 window.events += events
                 client.events += events
+
+        return on_texts
+
+    def _control(self, conn: RawClient, payload: bytes, client: _Client,
+                 ready: asyncio.Future[None], expected: int) -> None:
+        """A frame that is no event: Engine.IO ping and open, connected, subscribed, error."""
+        sio = self.cfg.transport == "sio"
+        if sio and payload == b"2":
+            conn.send(b"3")  # Engine.IO pong
+        elif sio and payload.startswith(b"0{"):
+            # Engine.IO open: join the default namespace (with the token as auth).
+            auth = json.dumps({"token": self.cfg.token}) if self.cfg.token else ""
+            conn.send(b"40" + auth.encode())
+        elif payload.startswith(SIO_CONNECTED if sio else NATIVE_CONNECTED):
+            if not ready.done():
+                ready.set_result(None)
+        elif payload.startswith(SIO_SUBSCRIBED if sio else NATIVE_SUBSCRIBED):
+            client.subscribed += 1
+            if client.subscribed == expected:
+                self.pending -= 1
+        elif payload.startswith(SIO_ERROR if sio else NATIVE_ERROR):
+            self.window.errors += 1
+
+    async def _open_one(self) -> None:
+        cfg = self.cfg
+        client = _Client()
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        expected = len(cfg.contracts) if cfg.subscribe else 0
+        on_texts = self._reader(client, ready, expected)
 
         started = time.perf_counter()
         self.pending += 1

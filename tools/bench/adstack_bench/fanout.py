@@ -137,49 +137,70 @@ class Bench:
 
     def search(self, system: System, fleet: Fleet, transport: str, start: float) -> Step | None:
         """Highest passing delivered rate: ×1.25 steps, two bisections, a confirmation."""
-        args = self.args
-        budget = args.budget_ms
-        best: Step | None = None
-        failed: float | None = None
-        rate = start
-        for _ in range(args.max_steps):
-            step = self.step(system, fleet, rate, args.duration, transport)
-            if step.failure(budget) is None:
-                best = step
-                rate *= 1.25
-            else:
-                failed = rate
-                break
+        best, failed = self._climb(system, fleet, transport, start)
         if best is None and failed is not None:
-            # The first rate failed: come down instead, to one event per second at least
-            # (below that a step holds too few events to judge).
-            rate = failed
-            for _ in range(args.max_steps):
-                rate *= 0.7
-                if rate < fleet.clients:
-                    break
-                step = self.step(system, fleet, rate, args.duration, transport)
-                if step.failure(budget) is None:
-                    best = step
-                    break
-                failed = rate
+            best, failed = self._descend(system, fleet, transport, failed)
         if best is None:
             return None
-        if failed is not None and not args.quick:
-            low, high = best.target, failed
-            for _ in range(2):
-                mid = (low + high) / 2
-                step = self.step(system, fleet, mid, args.duration, transport)
-                if step.failure(budget) is None:
-                    best, low = step, mid
-                else:
-                    high = mid
-        if args.quick:
+        if failed is not None and not self.args.quick:
+            best = self._bisect(system, fleet, transport, best, failed)
+        if self.args.quick:
             return best
-        rate = best.target
+        return self._confirm(system, fleet, transport, best.target)
+
+    def _passes(self, system: System, fleet: Fleet, transport: str, rate: float,
+                seconds: float) -> Step | None:
+        """One step at ``rate``: the step if it met the budget, else None."""
+        step = self.step(system, fleet, rate, seconds, transport)
+        return step if step.failure(self.args.budget_ms) is None else None
+
+    def _climb(self, system: System, fleet: Fleet, transport: str,
+               start: float) -> tuple[Step | None, float | None]:
+        """×1.25 from ``start`` until a step fails: (last passing step, first failed rate)."""
+        best: Step | None = None
+        rate = start
+        for _ in range(self.args.max_steps):
+            step = self._passes(system, fleet, transport, rate, self.args.duration)
+            if step is None:
+                return best, rate
+            best = step
+            rate *= 1.25
+        return best, None
+
+    def _descend(self, system: System, fleet: Fleet, transport: str,
+                 failed: float) -> tuple[Step | None, float]:
+        """The first rate failed: come down ×0.7 instead, to one event per second at least
+        (below that a step holds too few events to judge)."""
+        rate = failed
+        for _ in range(self.args.max_steps):
+            rate *= 0.7
+            if rate < fleet.clients:
+                break
+            step = self._passes(system, fleet, transport, rate, self.args.duration)
+            if step is not None:
+                return step, failed
+            failed = rate
+        return None, failed
+
+    def _bisect(self, system: System, fleet: Fleet, transport: str, best: Step,
+                failed: float) -> Step:
+        """Two bisections between the best passing step and the lowest failed rate."""
+        low, high = best.target, failed
+        for _ in range(2):
+            mid = (low + high) / 2
+            step = self._passes(system, fleet, transport, mid, self.args.duration)
+            if step is not None:
+                best, low = step, mid
+            else:
+                high = mid
+        return best
+
+    def _confirm(self, system: System, fleet: Fleet, transport: str,
+                 rate: float) -> Step | None:
+        """A longer step at ``rate`` (×0.85 on failure, three tries) confirms the result."""
         for _ in range(3):
-            step = self.step(system, fleet, rate, args.confirm, transport)
-            if step.failure(budget) is None:
+            step = self._passes(system, fleet, transport, rate, self.args.confirm)
+            if step is not None:
                 return step
             rate *= 0.85
         return None

@@ -22,7 +22,9 @@ import selectors
 import socket
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import cast
 
@@ -112,38 +114,51 @@ def measure(clients: int, *, procs: int = 2, rounds: int = 5, size: int = 700,
         last_ms: list[float] = []
         alone_ms: list[float] = []
         for wait in [0.0] * rounds + [0.05 + clients * 20e-6] * rounds:
-            for control in controls:
-                control.put(wait)
-            for _ in readers:
-                assert out.get(timeout=60) == "ready"
-            time.sleep(0.2)  # let the readers settle in select()
-            started = time.time_ns()
-            for conn in conns:
-                conn.send(message)
-            ended = time.time_ns()
-            done = [cast(tuple[int, int], out.get(timeout=60)) for _ in readers]
-            loop = (ended - started) / 1e6
+            loop, last = _round(conns, controls, out, message, wait)
             if wait:
                 alone_ms.append(loop)
             else:
                 send_ms.append(loop)
-                last_ms.append((max(last for _, last in done) - started) / 1e6)
+                last_ms.append(last)
             if log:
                 print(f"  N={clients:,} {'sender alone' if wait else 'readers active'}: "
                       f"send loop {loop:.1f} ms"
-                      + ("" if wait else f", last receipt {last_ms[-1]:.1f} ms"), flush=True)
+                      + ("" if wait else f", last receipt {last:.1f} ms"), flush=True)
         return Floor(clients, statistics.median(send_ms), statistics.median(last_ms),
                      statistics.median(alone_ms))
     finally:
-        for control in controls:
-            control.put(None)
-        for conn in conns:
-            conn.close()
-        listener.close()
-        for proc in readers:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
+        _stop(controls, conns, listener, readers)
+
+
+def _round(conns: list[socket.socket], controls: list[Queue[float | None]],
+           out: Queue[object], message: bytes, wait: float) -> tuple[float, float]:
+    """One fan-out of ``message`` to every socket, the readers told to ``wait`` before
+    reading (0: read at once): (send loop ms, last receipt ms after the start)."""
+    for control in controls:
+        control.put(wait)
+    for _ in controls:
+        assert out.get(timeout=60) == "ready"
+    time.sleep(0.2)  # let the readers settle in select()
+    started = time.time_ns()
+    for conn in conns:
+        conn.send(message)
+    ended = time.time_ns()
+    done = [cast(tuple[int, int], out.get(timeout=60)) for _ in controls]
+    return (ended - started) / 1e6, (max(last for _, last in done) - started) / 1e6
+
+
+def _stop(controls: list[Queue[float | None]], conns: list[socket.socket],
+          listener: socket.socket, readers: Sequence[BaseProcess]) -> None:
+    """Tell the readers to stop, close every socket, and reap the reader processes."""
+    for control in controls:
+        control.put(None)
+    for conn in conns:
+        conn.close()
+    listener.close()
+    for proc in readers:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -56,26 +56,43 @@ class RawClient(asyncio.Protocol):
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
 
+    def _handshake(self, data: bytes) -> bytes:
+        """Read the upgrade answer: the bytes after it once it is complete and ``101``;
+        ``b""`` while it is incomplete or when it was refused (the connection is then closed)."""
+        buf = self._buf
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return b""
+        status = bytes(buf[:12])
+        del buf[: end + 4]
+        if b" 101" not in status:
+            if not self.upgraded.done():
+                self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
+            assert self.transport is not None
+            self.transport.close()
+            return b""
+        self._handshake_done = True
+        if not self.upgraded.done():
+            self.upgraded.set_result(None)
+        rest = bytes(buf)
+        buf.clear()
+        return rest
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        """A frame that is no text: answer a ping, echo a close (others are ignored)."""
+        if opcode == 0x9:
+            self.send(payload, opcode=0xA)
+        elif opcode == 0x8:
+            self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            self.send(payload[:2], opcode=0x8)
+            assert self.transport is not None
+            self.transport.close()
+
     def data_received(self, data: bytes) -> None:
         buf = self._buf
         if not self._handshake_done:
-            buf += data
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(buf[:12])
-            del buf[: end + 4]
-            if b" 101" not in status:
-                if not self.upgraded.done():
-                    self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
-                assert self.transport is not None
-                self.transport.close()
-                return
-            self._handshake_done = True
-            if not self.upgraded.done():
-                self.upgraded.set_result(None)
-            data = bytes(buf)
-            buf.clear()
+            data = self._handshake(data)  # b"" until upgraded: nothing below runs
         elif buf:
             data = b"".join((buf, data))  # one copy of the leftover and the new read
             buf.clear()
@@ -104,14 +121,8 @@ class RawClient(asyncio.Protocol):
             pos = start + length
             if opcode <= 0x1:
                 texts.append(data[start:pos])
-            elif opcode == 0x9:
-                self.send(data[start:pos], opcode=0xA)
-            elif opcode == 0x8:
-                payload = data[start:pos]
-                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-                self.send(payload[:2], opcode=0x8)
-                assert self.transport is not None
-                self.transport.close()
+            else:  # ping, close: rare, out of the loop's way
+                self._control(opcode, data[start:pos])
         if pos < n:
             buf += memoryview(data)[pos:]
         if texts:

@@ -112,7 +112,7 @@ def dump(args: argparse.Namespace) -> None:
             out.write(json.dumps(chain.next_block().payload) + "\n")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adstack-devnet",
         description="Simulated Stacks devnet: POSTs realistic /new_block payloads with AdStack "
@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--control", action="store_true",
                         help="read '<blocks/s> <events/block>' lines on stdin and switch to "
                         "that pace (0 blocks/s pauses); used by the fan-out benchmark")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     if args.dump:
         dump(args)
         return
@@ -169,7 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    run(args)
 
+
+def run(args: argparse.Namespace) -> None:
+    """Post blocks at the pace (and with the forks) ``args`` asks for, until stopped."""
     chain = make_chain(args)
     urls = [u.strip().rstrip("/") for u in args.ingester_url.split(",") if u.strip()]
     pace = Pace(args.rate, args.events_per_block)
@@ -191,39 +199,51 @@ def main(argv: list[str] | None = None) -> None:
             if args.control and pace.rate <= 0:
                 time.sleep(0.01)
                 continue
-            fork = (args.fork_every > 0 and posted > 0 and posted % args.fork_every == 0
-                    and len(chain.blocks) > args.fork_depth)
-            if fork:
-                orphaned, blocks = chain.fork(args.fork_depth,
-                                              length=args.fork_length or None)
-                log.info("fork: orphaning %d blocks from height %d", len(orphaned),
-                         orphaned[0].height)
-                if sink is not None:
-                    sink.write(json.dumps({"orphaned": [b.index_block_hash
-                                                        for b in orphaned]}) + "\n")
-            else:
-                blocks = [chain.next_block(pace.events_per_block)]
-            for block in blocks:
+            for block in _next_blocks(chain, args, posted, pace, sink):
                 post_block(client, urls, block, token=args.token, timeout=args.timeout)
                 posted += 1
                 if sink is not None:
-                    sink.write(json.dumps({"height": block.height,
-                                           "postedAt": round(time.time(), 3),
-                                           "indexBlockHash": block.index_block_hash,
-                                           "parent": block.payload["parent_index_block_hash"],
-                                           "prints": block.prints}) + "\n")
-                    sink.flush()
+                    _log_posted(sink, block)
             next_at += interval
-            while not _stop and pace.version == version:
-                wait = next_at - time.monotonic()
-                if wait <= 0:
-                    break
-                # Short naps under --control: a new pace applies at once, not after the
-                # (possibly long) wait for the next block at the old one.
-                time.sleep(min(wait, 0.05) if args.control else wait)
+            _wait_until(next_at, pace, version, control=args.control)
     if sink is not None:
         sink.close()
     log.info("posted %d blocks", posted)
+
+
+def _next_blocks(chain: Chain, args: argparse.Namespace, posted: int, pace: Pace,
+                 sink: TextIO | None) -> list[Block]:
+    """The next block, or a fork's winning branch every ``--fork-every`` blocks."""
+    fork = (args.fork_every > 0 and posted > 0 and posted % args.fork_every == 0
+            and len(chain.blocks) > args.fork_depth)
+    if not fork:
+        return [chain.next_block(pace.events_per_block)]
+    orphaned, blocks = chain.fork(args.fork_depth, length=args.fork_length or None)
+    log.info("fork: orphaning %d blocks from height %d", len(orphaned), orphaned[0].height)
+    if sink is not None:
+        sink.write(json.dumps({"orphaned": [b.index_block_hash for b in orphaned]}) + "\n")
+    return blocks
+
+
+def _log_posted(sink: TextIO, block: Block) -> None:
+    """One ``--log-file`` line for a posted block."""
+    sink.write(json.dumps({"height": block.height,
+                           "postedAt": round(time.time(), 3),
+                           "indexBlockHash": block.index_block_hash,
+                           "parent": block.payload["parent_index_block_hash"],
+                           "prints": block.prints}) + "\n")
+    sink.flush()
+
+
+def _wait_until(next_at: float, pace: Pace, version: int, *, control: bool) -> None:
+    """Sleep until ``next_at`` (monotonic), unless stopped or the pace changes."""
+    while not _stop and pace.version == version:
+        wait = next_at - time.monotonic()
+        if wait <= 0:
+            break
+        # Short naps under --control: a new pace applies at once, not after the
+        # (possibly long) wait for the next block at the old one.
+        time.sleep(min(wait, 0.05) if control else wait)
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def _level(name: str) -> str:
     return level if level in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO"
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adstack-dev",
         description="Run Redis, the ingester, two gateways and the simulated devnet locally.")
@@ -228,21 +228,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"),
                         help="INFO (default): summaries, services warn only; DEBUG: every "
                         "line of every service")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     level = _level(args.log_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-5s adstack-dev: "
                         "%(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     # Its own health and summary requests are not news.
     logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
-    try:
-        gateway_ports = [int(p) for p in args.gateway_ports.split(",") if p.strip()]
-    except ValueError:
-        print(f"adstack-dev: --gateway-ports must be numbers (got {args.gateway_ports!r})",
-              file=sys.stderr)
-        raise SystemExit(2) from None
-    if not gateway_ports:
-        print("adstack-dev: at least one gateway port is needed", file=sys.stderr)
-        raise SystemExit(2)
+    gateway_ports = _gateway_ports(args.gateway_ports)
     try:
         check_ports([("ingester", args.ingester_port),
                      *(("gateway", port) for port in gateway_ports)])
@@ -262,33 +258,78 @@ def main(argv: list[str] | None = None) -> None:
         if not redis_url:
             redis = LocalRedis().start()
             redis_url = redis.url
-        env = {**os.environ, "REDIS_URL": redis_url, "JWT_SECRET": secret,
-               "NODE_ENV": os.environ.get("NODE_ENV", "development"),
-               "LOG_LEVEL": SERVICE_LEVEL.get(level, level),
-               "INGESTER_PORT": str(args.ingester_port), "PYTHONUNBUFFERED": "1"}
-        for var, default in DEFAULT_CONTRACTS.items():
-            env.setdefault(var, default)
-        bin_dir = os.path.dirname(sys.executable)
-
-        def spawn(cmd: list[str], extra: dict[str, str] | None = None
-                  ) -> subprocess.Popen[bytes]:
-            proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, start_new_session=True)
-            procs.append(proc)
-            return proc
-
-        ingester = spawn([os.path.join(bin_dir, "adstack-ingester")])
-        wait_healthy(f"http://127.0.0.1:{args.ingester_port}/health", ingester)
-        for port in gateway_ports:
-            gw = spawn([os.path.join(bin_dir, "adstack-gateway")], {"PORT": str(port)})
-            wait_healthy(f"http://127.0.0.1:{port}/health", gw)
-        spawn([os.path.join(bin_dir, "adstack-devnet"), "--rate", str(args.rate),
-               "--ingester-url", f"http://127.0.0.1:{args.ingester_port}"])
+        env = _service_env(redis_url, secret, level, args.ingester_port)
+        _start_services(env, args, gateway_ports, procs)
         token = dev_token(secret)
         (here / TOKEN_FILE).write_text(token + "\n")
-        campaign = env["CAMPAIGN_CONTRACT"]
-        print(f"""
+        _banner(args, env, gateway_ports, token, embedded=redis is not None)
+        _watch(args, procs, gateway_ports)
+    except StartError as exc:
+        print(f"adstack-dev: {exc}", file=sys.stderr, flush=True)
+        failed = True
+    finally:
+        stop_all(procs)
+        if redis is not None:
+            redis.cleanup()
+        print("adstack-dev: stopped", flush=True)
+    if failed:
+        raise SystemExit(1)
+
+
+def _gateway_ports(text: str) -> list[int]:
+    """``--gateway-ports``: at least one number (else exit 2 with a message)."""
+    try:
+        gateway_ports = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        print(f"adstack-dev: --gateway-ports must be numbers (got {text!r})",
+              file=sys.stderr)
+        raise SystemExit(2) from None
+    if not gateway_ports:
+        print("adstack-dev: at least one gateway port is needed", file=sys.stderr)
+        raise SystemExit(2)
+    return gateway_ports
+
+
+def _service_env(redis_url: str, secret: str, level: str, ingester_port: int) -> dict[str, str]:
+    """The environment of the services: ours, the seed contracts' defaults filled in."""
+    env = {**os.environ, "REDIS_URL": redis_url, "JWT_SECRET": secret,
+           "NODE_ENV": os.environ.get("NODE_ENV", "development"),
+           "LOG_LEVEL": SERVICE_LEVEL.get(level, level),
+           "INGESTER_PORT": str(ingester_port), "PYTHONUNBUFFERED": "1"}
+    for var, default in DEFAULT_CONTRACTS.items():
+        env.setdefault(var, default)
+    return env
+
+
+def _start_services(env: dict[str, str], args: argparse.Namespace, gateway_ports: list[int],
+                    procs: list[subprocess.Popen[bytes]]) -> None:
+    """Start the ingester, then each gateway (each healthy before the next), then the devnet;
+    every process is appended to ``procs`` as it starts (so a failure stops the others)."""
+    bin_dir = os.path.dirname(sys.executable)
+
+    def spawn(cmd: list[str], extra: dict[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    ingester = spawn([os.path.join(bin_dir, "adstack-ingester")])
+    wait_healthy(f"http://127.0.0.1:{args.ingester_port}/health", ingester)
+    for port in gateway_ports:
+        gw = spawn([os.path.join(bin_dir, "adstack-gateway")], {"PORT": str(port)})
+        wait_healthy(f"http://127.0.0.1:{port}/health", gw)
+    spawn([os.path.join(bin_dir, "adstack-devnet"), "--rate", str(args.rate),
+           "--ingester-url", f"http://127.0.0.1:{args.ingester_port}"])
+
+
+def _banner(args: argparse.Namespace, env: dict[str, str], gateway_ports: list[int],
+            token: str, *, embedded: bool) -> None:
+    """What is running, the token, the dashboard and how to watch."""
+    redis_url = env["REDIS_URL"]
+    campaign = env["CAMPAIGN_CONTRACT"]
+    print(f"""
 AdStack Realtime is running (Ctrl-C stops everything):
-  redis      {redis_url}{'  (embedded valkey-server, temp data)' if redis else ''}
+  redis      {redis_url}{'  (embedded valkey-server, temp data)' if embedded else ''}
   ingester   http://127.0.0.1:{args.ingester_port}  (POST /new_block, GET /health)
   gateways   {', '.join(f'ws://127.0.0.1:{p}/ws' for p in gateway_ports)}
   devnet     posting {args.rate} block/s with AdStack print events
@@ -305,33 +346,27 @@ Watch live events in another terminal:
 
 Quiet by default: one summary line every {args.summary_every:g} s; LOG_LEVEL=DEBUG shows every line.
 """, flush=True)
-        summary = Summary(f"http://127.0.0.1:{args.ingester_port}",
-                          [f"http://127.0.0.1:{p}" for p in gateway_ports])
-        summary.line(0)
-        started = last_summary = time.monotonic()
-        while not _stop:
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise StartError(f"{_name(proc)} exited with "
-                                     f"{proc.returncode}; stopping")
-            now = time.monotonic()
-            if args.duration and now - started > args.duration:
-                break
-            if args.summary_every and now - last_summary >= args.summary_every:
-                log.info("%s", summary.line(now - last_summary))
-                last_summary = now
-            time.sleep(0.2)
-    except StartError as exc:
-        print(f"adstack-dev: {exc}", file=sys.stderr, flush=True)
-        failed = True
-    finally:
-        stop_all(procs)
-        if redis is not None:
-            redis.cleanup()
-        print("adstack-dev: stopped", flush=True)
-    if failed:
-        raise SystemExit(1)
 
+
+def _watch(args: argparse.Namespace, procs: list[subprocess.Popen[bytes]],
+           gateway_ports: list[int]) -> None:
+    """Summary lines until stopped, ``--duration`` passed, or a process exited (StartError)."""
+    summary = Summary(f"http://127.0.0.1:{args.ingester_port}",
+                      [f"http://127.0.0.1:{p}" for p in gateway_ports])
+    summary.line(0)
+    started = last_summary = time.monotonic()
+    while not _stop:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise StartError(f"{_name(proc)} exited with "
+                                 f"{proc.returncode}; stopping")
+        now = time.monotonic()
+        if args.duration and now - started > args.duration:
+            break
+        if args.summary_every and now - last_summary >= args.summary_every:
+            log.info("%s", summary.line(now - last_summary))
+            last_summary = now
+        time.sleep(0.2)
 
 if __name__ == "__main__":
     main()

@@ -133,7 +133,7 @@ def warn_below_tip(request: Request, tip: int | None) -> None:
           f"{tip + 1} sends only new blocks.", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adstack-replay",
         description="Replay recorded stacks-node event-observer output into a running "
@@ -163,42 +163,22 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds to wait for each answer before re-sending (default 10)")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as one JSON object")
-    args = parser.parse_args(argv)
+    return parser
 
-    headers = {"content-type": "application/json"}
-    if args.token:
-        headers["authorization"] = f"Bearer {args.token}"
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+
     total_bytes = sum(Path(p).stat().st_size for p in args.inputs if p != "-")
     position = [0]
     progress = Progress(sys.stderr, total_bytes)
     tally = Tally()
-    interval = 1.0 / args.rate if args.rate > 0 else 0.0
     url = args.url.rstrip("/")
     started = time.perf_counter()
-    next_at = time.monotonic()
     status = 0
     with httpx.Client() as client:
-        tip = None if args.dry_run else tip_height(client, url)
-        warned = False
         try:
-            for request in read_requests(args.inputs, position):
-                if not in_range(request, args.from_height, args.to_height):
-                    continue
-                if request.is_block and not warned:
-                    warned = True
-                    warn_below_tip(request, tip)
-                if args.dry_run:
-                    tally.requests += 1
-                    tally.blocks += int(request.is_block)
-                    continue
-                if interval:
-                    wait = next_at - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
-                    next_at = max(next_at + interval, time.monotonic() - interval)
-                tally.add(request, post(client, url, request, headers, tally,
-                                        timeout=args.timeout))
-                progress.update(position[0], tally)
+            replay(client, args, url, position, progress=progress, tally=tally)
         except ReplayInputError as exc:
             progress.close()
             print(f"adstack-replay: {exc}", file=sys.stderr)
@@ -225,6 +205,39 @@ def main(argv: list[str] | None = None) -> None:
     if status:
         raise SystemExit(status)
 
+
+def replay(client: httpx.Client, args: argparse.Namespace, url: str, position: list[int],
+           *, progress: Progress, tally: Tally) -> None:
+    """Post every request of ``args.inputs`` in the height range, paced by ``--rate``
+    (``--dry-run``: count them only).
+
+    Raises:
+        ReplayInputError: an unreadable line. Refused: the ingester refused a payload.
+    """
+    headers = {"content-type": "application/json"}
+    if args.token:
+        headers["authorization"] = f"Bearer {args.token}"
+    interval = 1.0 / args.rate if args.rate > 0 else 0.0
+    next_at = time.monotonic()
+    tip = None if args.dry_run else tip_height(client, url)
+    warned = False
+    for request in read_requests(args.inputs, position):
+        if not in_range(request, args.from_height, args.to_height):
+            continue
+        if request.is_block and not warned:
+            warned = True
+            warn_below_tip(request, tip)
+        if args.dry_run:
+            tally.requests += 1
+            tally.blocks += int(request.is_block)
+            continue
+        if interval:
+            wait = next_at - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            next_at = max(next_at + interval, time.monotonic() - interval)
+        tally.add(request, post(client, url, request, headers, tally, timeout=args.timeout))
+        progress.update(position[0], tally)
 
 if __name__ == "__main__":
     main()
