@@ -54,6 +54,7 @@ from adstack_ingester.pipeline import (
 from adstack_ingester.processor import BlockProcessor, Outcome
 from adstack_ingester.settings import IngesterSettings
 from adstack_metrics import iso_timestamp, memory_usage, memory_usage_js
+from adstack_protocol import ServerEvent, wire
 from adstack_protocol.codes import HttpErrorCode
 from adstack_protocol.codes import IngestErrorCode as Code
 from adstack_runtime import bind_log_context, body_timed_out
@@ -70,7 +71,6 @@ IGNORED_PATHS = (
     "/mined_nakamoto_block",
 )
 
-_frame_encoder = msgspec.json.Encoder()
 _PENDING_MAX = 10_000
 _OUTCOMES = {400: "bad_request", 408: "timeout", 413: "too_large"}
 """HTTP status of a :class:`BadRequest` → its ``adstack_ingest_requests_total`` outcome."""
@@ -230,8 +230,7 @@ class Ingester:
     async def _publish_feeds(self, feeds: list[TransactionFeed]) -> None:
         if not feeds:
             return
-        frames = [(keys.TRANSACTION_CHANNEL,
-                   _frame_encoder.encode({"event": "transaction", "data": feed}))
+        frames = [(keys.TRANSACTION_CHANNEL, wire.feed_frame(ServerEvent.TRANSACTION, feed))
                   for feed in feeds]
         # The chain script publishes them: fenced like every other write, tip unchanged.
         await self.guarded(lambda: self.store.commit(fence=self.publisher.fence, tip=None,
