@@ -199,6 +199,20 @@ class StoredPeek(msgspec.Struct):
     blockHeight: int = 0
 
 
+class GlobalItem(msgspec.Struct):
+    """One event of a ``global_events`` frame."""
+
+    contractId: str
+    type: str
+    timestamp: int
+
+
+class GlobalEvents(msgspec.Struct):
+    """A ``global_events`` frame (its items; the event name is not checked)."""
+
+    data: list[GlobalItem]
+
+
 class _DataSlice(msgspec.Struct):
     data: msgspec.Raw = msgspec.Raw(b"null")
 
@@ -207,6 +221,8 @@ _frame_peek = msgspec.json.Decoder(FramePeek)
 _stored_peek = msgspec.json.Decoder(StoredPeek)
 STORED_PEEK = _stored_peek
 """The decoder behind :func:`peek_data` (``STORED_PEEK.decode(data)``)."""
+GLOBAL_EVENTS_PEEK = msgspec.json.Decoder(GlobalEvents)
+"""Reads a ``global_events`` frame (``GLOBAL_EVENTS_PEEK.decode(raw).data``)."""
 _data_slice = msgspec.json.Decoder(_DataSlice)
 _any = msgspec.json.Decoder()
 

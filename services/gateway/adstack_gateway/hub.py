@@ -310,17 +310,8 @@ class Hub:
         self._stamps.clear()
 
 
-class _GlobalItem(msgspec.Struct):
-    contractId: str
-    type: str
-    timestamp: int
-
-
-class _GlobalBatch(msgspec.Struct):
-    data: list[_GlobalItem]
-
-
-_global_decoder = msgspec.json.Decoder(_GlobalBatch)
+_global_decoder = wire.GLOBAL_EVENTS_PEEK
+"""The wire codec's reading of a ``global_events`` frame."""
 
 
 def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Outgoing:
