@@ -13,7 +13,8 @@ data. This module is the one place that knows that shape:
 - peeking: the routing header of a frame (:func:`peek_frame`: event name, and the data's
   type, offset, epoch, publishedAt and source) or of a stored event object
   (:func:`peek_data`, also its id and block height), without decoding the rest;
-- slicing: the ``data`` bytes of a frame (:func:`slice_data`), spliced as they are into a
+- slicing: the ``data`` bytes of a frame (:func:`slice_data`; :func:`slice_bare_data`
+  without parsing for a frame known to have no ``requestId``), spliced as they are into a
   Socket.IO packet or an SSE record.
 
 The Redis scripts ``publish.lua`` and ``revert.lua`` (libs/bus) complete the heads built
@@ -247,6 +248,17 @@ def peek_data(data: bytes) -> StoredPeek:
 def slice_data(raw: bytes | str) -> bytes:
     """The ``data`` bytes of a frame, exactly as they are in it (``null`` if absent)."""
     return bytes(_data_slice.decode(raw).data)
+
+
+def slice_bare_data(text: str, event: str) -> str:
+    """The ``data`` of a frame of ``event`` that has no ``requestId`` (every published
+    frame, and every reply to a command without one), without parsing: the text between
+    ``{"event":"<event>","data":`` and the closing brace. A frame of another shape is
+    parsed (:func:`slice_data`)."""
+    prefix = '{"event":"' + event + '","data":'
+    if text.startswith(prefix) and text.endswith("}"):
+        return text[len(prefix):-1]
+    return slice_data(text).decode()
 
 
 def decode_data(raw: bytes | str) -> Any:

@@ -100,7 +100,7 @@ def _sse_record(message: Outgoing) -> bytes:
     # The data is one line of JSON (no raw newlines), so SSE needs no escaping. Frames are
     # encoded once for every client: the wire codec slices their data out as it is.
     if message.request_id is None:
-        body = wire.slice_data(message.text).decode()
+        body = wire.slice_bare_data(message.text, message.event)
     else:
         body = msgspec.json.encode(message.data).decode()
     lines.append(f"data: {body}")

@@ -146,3 +146,12 @@ def test_the_sdk_imports_no_msgspec() -> None:
             "assert 'msgspec' not in sys.modules, 'adstack_protocol pulled in msgspec'\n"
             "assert 'adstack_protocol.wire' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("data", [b'{"data":"\\"data\\":}"}', b"[1,{}]", b'"}"', b"null"])
+def test_the_bare_slice_equals_the_parsed_one(data: bytes) -> None:
+    frame = wire.data_frame(ServerEvent.EVENT, data).decode()
+    assert wire.slice_bare_data(frame, "event") == data.decode()
+    # Another shape (here: keys in another order) is parsed, not cut at a guess.
+    other = '{"data":' + data.decode() + ',"event":"event"}'
+    assert wire.slice_bare_data(other, "event") == data.decode()
