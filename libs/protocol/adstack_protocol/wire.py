@@ -137,11 +137,17 @@ def history_reply(contract_id: str, events: Sequence[bytes], *, limit: int, back
     return raw + b"}"
 
 
+def envelope(event: str, data: Any, request_id: Any = None) -> dict[str, Any]:
+    """A frame as an object: ``{"event", "data"}``, with ``requestId`` when given (what a
+    Socket.IO acknowledgement carries)."""
+    if request_id is None:
+        return {"event": event, "data": data}
+    return {"event": event, "data": data, "requestId": request_id}
+
+
 def frame(event: str, data: Any, request_id: Any = None) -> bytes:
     """Any reply or notice: ``{"event", "data"}``, with ``requestId`` when given."""
-    if request_id is None:
-        return _encoder.encode({"event": event, "data": data})
-    return _encoder.encode({"event": event, "data": data, "requestId": request_id})
+    return _encoder.encode(envelope(event, data, request_id))
 
 
 def error_data(code: str, message: str) -> dict[str, Any]:

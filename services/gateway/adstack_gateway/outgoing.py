@@ -121,10 +121,7 @@ class Outgoing:
 
     def envelope(self) -> dict[str, Any]:
         """The native frame as an object (what a Socket.IO acknowledgement carries)."""
-        body: dict[str, Any] = {"event": self.event, "data": self.data}
-        if self.request_id is not None:
-            body["requestId"] = self.request_id
-        return body
+        return wire.envelope(self.event, self.data, self.request_id)
 
 
 def text_frame(payload: bytes) -> bytes:
