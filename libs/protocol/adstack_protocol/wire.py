@@ -225,6 +225,8 @@ class _DataSlice(msgspec.Struct):
 
 
 _frame_peek = msgspec.json.Decoder(FramePeek)
+FRAME_PEEK = _frame_peek
+"""The decoder behind :func:`peek_frame`, for a hot path that calls ``.decode`` itself."""
 _stored_peek = msgspec.json.Decoder(StoredPeek)
 STORED_PEEK = _stored_peek
 """The decoder behind :func:`peek_data` (``STORED_PEEK.decode(data)``)."""

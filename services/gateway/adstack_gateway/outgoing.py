@@ -14,6 +14,8 @@ import msgspec
 from adstack_protocol import wire
 
 _encoder = msgspec.json.Encoder()
+_peek_frame = wire.FRAME_PEEK.decode
+""":func:`adstack_protocol.wire.peek_frame` without the wrapper's call (once per bus message)."""
 
 
 class Outgoing:
@@ -55,7 +57,7 @@ class Outgoing:
             msgspec.DecodeError / ValidationError: not a frame.
             UnicodeDecodeError: not UTF-8.
         """
-        peek = wire.peek_frame(raw)
+        peek = _peek_frame(raw)
         data = peek.data
         message = cls(peek.event, raw=raw, event_type=data.type, offset=data.offset,
                       epoch=data.epoch, source=data.source, published_at=data.publishedAt)
