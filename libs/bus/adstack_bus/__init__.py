@@ -14,7 +14,7 @@
 
 from adstack_bus.backend import Bus, connect
 from adstack_bus.base import ChannelSubscriber
-from adstack_bus.chainstore import ChainSnapshot, ChainStore, Tip
+from adstack_bus.chainstore import ChainSnapshot, ChainStore
 from adstack_bus.cluster import ClusterSubscriber
 from adstack_bus.connection import (
     RedisTarget,
@@ -29,6 +29,7 @@ from adstack_bus.lease import Lease
 from adstack_bus.publisher import Publisher, PublishResult
 from adstack_bus.store import HistoryPage, Position, Store
 from adstack_bus.subscriber import Subscriber
+from adstack_stacks.tip import Tip
 
 __all__ = [
     "Bus",

@@ -13,6 +13,7 @@
 -- none; one argument instead of two per frame keeps the call cheap to encode)
 -- then N × (height, index hash), M × height, then per record i: (height, index hash,
 -- record bytes)
+-- The feed frames are built by adstack_protocol.wire and published as they are.
 -- Returns 1, or the error NOTLEADER.
 if ARGV[1] ~= '-' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('NOTLEADER fencing token ' .. ARGV[1] .. ' is stale')

@@ -17,22 +17,16 @@ from redis.exceptions import RedisError
 from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable
 from adstack_bus.publisher import bus_error, lua_strings
+from adstack_stacks.tip import Tip
 
 _CHAIN_LUA = resources.files("adstack_bus").joinpath("chain.lua").read_text()
-
-
-class Tip(msgspec.Struct, frozen=True):
-    """The checkpoint: the canonical tip the ingester processed last."""
-
-    height: int
-    hash: str
-    indexBlockHash: str
 
 
 class ChainSnapshot(msgspec.Struct):
     """What :meth:`ChainStore.load` read."""
 
     tip: Tip | None
+    """The checkpoint: the canonical tip the ingester processed last."""
     canon: dict[int, str]
     records: list[bytes]
 
@@ -63,8 +57,7 @@ class ChainStore:
             raise BusUnavailable(f"chain load failed: {type(exc).__name__}") from exc
         tip = None
         if tip_raw and b"height" in tip_raw:
-            tip = Tip(height=int(tip_raw[b"height"]), hash=tip_raw.get(b"hash", b"").decode(),
-                      indexBlockHash=tip_raw.get(b"indexBlockHash", b"").decode())
+            tip = _tip(tip_raw)
         canon = {int(h): v.decode() for h, v in canon_raw.items()}
         return ChainSnapshot(tip=tip, canon=canon, records=[r for r in records if r])
 
@@ -76,8 +69,7 @@ class ChainStore:
             raise BusUnavailable(f"checkpoint read failed: {type(exc).__name__}") from exc
         if not raw or b"height" not in raw:
             return None
-        return Tip(height=int(raw[b"height"]), hash=raw.get(b"hash", b"").decode(),
-                   indexBlockHash=raw.get(b"indexBlockHash", b"").decode())
+        return _tip(raw)
 
     async def commit(
         self,
@@ -98,8 +90,8 @@ class ChainStore:
         """
         args: list[Any] = [
             "-" if fence is None else str(fence), self.record_ttl, keep_from_height,
-            "" if tip is None else tip.height, "" if tip is None else tip.hash,
-            "" if tip is None else tip.indexBlockHash, self._publish_cmd,
+            "" if tip is None else tip.height, "" if tip is None else tip.block_hash,
+            "" if tip is None else tip.index_block_hash, self._publish_cmd,
             len(canon_set), len(canon_delete),
             lua_strings(part for feed in feeds for part in feed) if feeds else "",
         ]
@@ -117,3 +109,9 @@ class ChainStore:
                 args=args)
         except (RedisError, OSError) as exc:
             raise bus_error(exc, "chain commit") from exc
+
+
+def _tip(raw: dict[bytes, bytes]) -> Tip:
+    """The checkpoint hash (``height``, ``hash``, ``indexBlockHash``) as a :class:`Tip`."""
+    return Tip(int(raw[b"height"]), raw.get(b"hash", b"").decode(),
+               raw.get(b"indexBlockHash", b"").decode())

@@ -15,6 +15,9 @@
 -- Returns, per event, its new offset, or 0 if it was a duplicate; the error NOTLEADER if
 -- the caller's fencing token is not the current one (nothing is written then).
 --
+-- The stored object and the frame are byte for byte what adstack_protocol.wire.event_data
+-- and event_frame build (tests/integration/test_golden_frames.py pins them).
+--
 -- Per event it costs three commands (SET, XADD, PUBLISH); the dedup lookups, offset,
 -- stats and trimming are done once per batch.
 local meta, hist, stats, rev = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

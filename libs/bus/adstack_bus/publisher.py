@@ -1,4 +1,10 @@
-"""The ingester's write path: one atomic Lua call per contract per batch."""
+"""The ingester's write path: one atomic Lua call per contract per batch.
+
+The bus moves opaque frames: it does not know the event model. An event is anything with
+``id``, ``type`` and ``contractId`` whose JSON object the wire codec
+(:mod:`adstack_protocol.wire`) turns into the head the publish script completes; a revert
+notice likewise (``contractId``, ``ids``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import redis.asyncio as aioredis
@@ -16,7 +22,27 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from adstack_bus import keys
 from adstack_bus.errors import BusUnavailable, NotLeader
-from adstack_events import ContractEvent, EventReverted, encode_event_head
+from adstack_protocol import wire
+
+
+class Publishable(Protocol):
+    """An event as the publish script needs it (an ``adstack_events.ContractEvent``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def contractId(self) -> str: ...
+
+
+class Revertible(Protocol):
+    """A revert notice (an ``adstack_events.EventReverted``): one contract's ids."""
+
+    @property
+    def contractId(self) -> str: ...
+    @property
+    def ids(self) -> list[str]: ...
 
 
 def _script(name: str) -> str:
@@ -27,7 +53,6 @@ def _script(name: str) -> str:
 
 _PUBLISH_LUA = _script("publish.lua")
 _REVERT_LUA = _script("revert.lua")
-_notice_encoder = msgspec.json.Encoder()
 _strings_encoder = msgspec.msgpack.Encoder()
 
 
@@ -85,13 +110,13 @@ class Publisher:
         """Redis Cluster: sharded pub/sub, per-contract fence marks, no cross-slot pipelines."""
         self._publish_cmd = "SPUBLISH" if cluster else "PUBLISH"
 
-    async def publish_events(self, events: Sequence[ContractEvent]) -> PublishResult:
+    async def publish_events(self, events: Sequence[Publishable]) -> PublishResult:
         """Publish ``events`` (already in the order clients must see them).
 
         Raises:
             BusUnavailable: Redis failed; some contracts may be published, none partially.
         """
-        by_contract: dict[str, list[ContractEvent]] = {}
+        by_contract: dict[str, list[Publishable]] = {}
         for event in events:
             by_contract.setdefault(event.contractId, []).append(event)
         if not by_contract:
@@ -146,7 +171,7 @@ class Publisher:
             raise next((e for e in failures if not isinstance(e, NoScriptError)), failures[0])
         raise AssertionError("unreachable")
 
-    def _args(self, contract_id: str, batch: Sequence[ContractEvent],
+    def _args(self, contract_id: str, batch: Sequence[Publishable],
               now_ms: int) -> list[bytes | str | int]:
         args: list[bytes | str | int] = [
             keys.event_channel(contract_id),
@@ -160,7 +185,7 @@ class Publisher:
             keys.seen_prefix(contract_id),
         ]
         args.append(lua_strings(part for event in batch
-                                for part in (event.id, event.type, encode_event_head(event))))
+                                for part in (event.id, event.type, wire.event_head(event))))
         return args
 
     def _token(self) -> str:
@@ -171,7 +196,7 @@ class Publisher:
     def _fence_key(self, contract_id: str) -> str:
         return keys.contract_fence(contract_id) if self.cluster else keys.FENCE
 
-    async def revert_events(self, notices: Sequence[EventReverted]) -> dict[str, int]:
+    async def revert_events(self, notices: Sequence[Revertible]) -> dict[str, int]:
         """Withdraw published events, one ``event_reverted`` frame per notice that had any.
 
         Each notice names one contract and one orphaned block; notices are applied in the
@@ -193,10 +218,8 @@ class Publisher:
         calls: list[tuple[list[str], list[bytes | str | int]]] = []
         for notice in todo:
             contract_id = notice.contractId
-            head = _notice_encoder.encode(msgspec.structs.replace(notice, ids=[]))
-            # Drop the (empty) ids and the closing brace; the script appends the ids,
-            # offset and epoch.
-            head = head.replace(b',"ids":[]', b"")[:-1]
+            # The script appends the ids it withdrew, the offset and the epoch.
+            head = wire.revert_head(notice)
             calls.append((
                 keys.revert_keys(contract_id, notice.ids, self._fence_key(contract_id)),
                 [keys.event_channel(contract_id), secrets.token_hex(6), self.history_limit,

@@ -13,6 +13,8 @@
 -- ARGV[7] publish command  ARGV[8] caller's fencing token, '-' = none
 -- ARGV[9] the notice JSON without ids, offset, epoch and closing brace
 -- ARGV[9+i] id i (hex, safe to quote as is)
+-- The stored object and the frame are byte for byte what adstack_protocol.wire.revert_data
+-- and revert_frame build (tests/integration/test_golden_frames.py pins them).
 -- Returns {offset, withdrawn count}; {0, 0} when nothing was published; NOTLEADER error.
 local meta, hist, stats, rev = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local refused = check_fence(KEYS[5], ARGV[8])  -- fence.lua

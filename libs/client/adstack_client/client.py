@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from adstack_client.backoff import full_jitter
 from adstack_client.models import Event, RecoveryFailed, Reverted, SubscriptionItem
 from adstack_client.positions import parse_epoch, parse_offset
-from adstack_protocol import close_is_terminal
+from adstack_protocol import ClientCommand, ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class Client:
     async def _resubscribe(self, ws: ClientConnection) -> None:
         """Send every subscription again (with ``since``) right after connecting."""
         for sub in self._subs.values():
-            await ws.send(json.dumps({"event": "subscribe", "data": sub.request()}))
+            await ws.send(json.dumps({"event": ClientCommand.SUBSCRIBE, "data": sub.request()}))
 
     # -- frames ---------------------------------------------------------------------------
 
@@ -181,38 +181,49 @@ class Client:
         # (nor raises here, which would end the connection loop).
         offset = parse_offset(data.get("offset", 0))
         epoch = parse_epoch(data.get("epoch", ""))
-        if event == "event":
-            sub = self._subs.get(data.get("contractId", ""))
-            if sub is None:
-                return
-            if offset and epoch == sub.epoch and offset <= sub.offset:
-                return  # already delivered (overlap at a reconnect seam)
-            if offset and epoch is not None:
-                sub.offset, sub.epoch = offset, epoch
-            sub.queue.put_nowait(Event(data))
-        elif event == "event_reverted":
-            sub = self._subs.get(data.get("contractId", ""))
-            if sub is not None:
-                if offset and epoch is not None:
-                    sub.offset, sub.epoch = max(sub.offset, offset), epoch
-                sub.queue.put_nowait(Reverted(sub.contract_id, list(data.get("ids", [])), data))
-        elif event == "subscribed" and "contractId" in data:
-            sub = self._subs.get(data["contractId"])
-            if sub is not None:
-                if data.get("recovered") is False:
-                    sub.queue.put_nowait(RecoveryFailed(sub.contract_id, epoch or "",
-                                                        offset or 0))
-                if ((data.get("recovered") is False or not sub.epoch)
-                        and offset is not None and epoch is not None):
-                    sub.epoch, sub.offset = epoch, offset
+        if event == ServerEvent.EVENT:
+            self._on_event(data, offset, epoch)
+        elif event == ServerEvent.EVENT_REVERTED:
+            self._on_reverted(data, offset, epoch)
+        elif event == ServerEvent.SUBSCRIBED and "contractId" in data:
+            self._on_subscribed(data, offset, epoch)
         if request_id is not None:
             future = self._pending.pop(str(request_id), None)
             if future is not None and not future.done():
-                if event == "error":
+                if event == ServerEvent.ERROR:
                     future.set_exception(RequestError(data.get("code", ""),
                                                       data.get("message", "")))
                 else:
                     future.set_result(data)
+
+    def _on_event(self, data: dict[str, Any], offset: int | None, epoch: str | None) -> None:
+        sub = self._subs.get(data.get("contractId", ""))
+        if sub is None:
+            return
+        if offset and epoch == sub.epoch and offset <= sub.offset:
+            return  # already delivered (overlap at a reconnect seam)
+        if offset and epoch is not None:
+            sub.offset, sub.epoch = offset, epoch
+        sub.queue.put_nowait(Event(data))
+
+    def _on_reverted(self, data: dict[str, Any], offset: int | None,
+                     epoch: str | None) -> None:
+        sub = self._subs.get(data.get("contractId", ""))
+        if sub is not None:
+            if offset and epoch is not None:
+                sub.offset, sub.epoch = max(sub.offset, offset), epoch
+            sub.queue.put_nowait(Reverted(sub.contract_id, list(data.get("ids", [])), data))
+
+    def _on_subscribed(self, data: dict[str, Any], offset: int | None,
+                       epoch: str | None) -> None:
+        sub = self._subs.get(data["contractId"])
+        if sub is not None:
+            if data.get("recovered") is False:
+                sub.queue.put_nowait(RecoveryFailed(sub.contract_id, epoch or "",
+                                                    offset or 0))
+            if ((data.get("recovered") is False or not sub.epoch)
+                    and offset is not None and epoch is not None):
+                sub.epoch, sub.offset = epoch, offset
 
     # -- API ------------------------------------------------------------------------------
 
@@ -230,11 +241,12 @@ class Client:
         return await asyncio.wait_for(future, self.request_timeout)
 
     async def history(self, contract_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        reply = await self.request("getHistory", {"contractId": contract_id, "limit": limit})
+        reply = await self.request(ClientCommand.GET_HISTORY,
+                                   {"contractId": contract_id, "limit": limit})
         return list(reply["events"])
 
     async def stats(self, contract_id: str) -> dict[str, Any]:
-        return dict(await self.request("getStats", {"contractId": contract_id}))
+        return dict(await self.request(ClientCommand.GET_STATS, {"contractId": contract_id}))
 
     async def subscribe(self, contract_id: str, *, event_types: Sequence[str] | None = None
                         ) -> AsyncIterator[SubscriptionItem]:
@@ -248,7 +260,7 @@ class Client:
         sub = _Subscription(contract_id, tuple(event_types) if event_types else None)
         self._subs[contract_id] = sub
         try:
-            reply = await self.request("subscribe", sub.request())
+            reply = await self.request(ClientCommand.SUBSCRIBE, sub.request())
             offset = parse_offset(reply.get("offset", 0))
             epoch = parse_epoch(reply.get("epoch", ""))
             if not sub.epoch and offset is not None and epoch is not None:
@@ -266,7 +278,8 @@ class Client:
                 del self._subs[contract_id]
                 if self._closed is None and self._ws is not None:
                     with contextlib.suppress(Exception):
-                        await self.request("unsubscribe", {"contractId": contract_id})
+                        await self.request(ClientCommand.UNSUBSCRIBE,
+                                           {"contractId": contract_id})
 
 
 @asynccontextmanager

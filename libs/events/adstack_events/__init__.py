@@ -15,8 +15,8 @@ from adstack_events.model import (
     EventRef,
     EventReverted,
     TransactionFeed,
-    encode_event_head,
     event_id,
+    print_event,
 )
 
 __all__ = [
@@ -26,9 +26,9 @@ __all__ = [
     "EventRef",
     "EventReverted",
     "TransactionFeed",
-    "encode_event_head",
     "event_id",
     "event_type_from_print",
     "is_valid_contract_id",
     "is_valid_event_type",
+    "print_event",
 ]

@@ -1,16 +1,21 @@
-"""Structs for everything the ingester publishes.
+"""Structs for everything the ingester publishes, and :func:`print_event`, the one mapping
+of a decoded ``print`` to a :class:`ContractEvent` every source uses.
 
-A contract event is encoded once by the ingester. The Redis publish script appends the
-per-contract ``offset`` and ``epoch`` and wraps it as a client frame, so the gateway relays
-the very same bytes to every native client (no per-client JSON).
+A contract event is encoded once by the ingester (:func:`adstack_protocol.wire.event_head`).
+The Redis publish script appends the per-contract ``offset`` and ``epoch`` and wraps it as a
+client frame, so the gateway relays the very same bytes to every native client (no
+per-client JSON).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
+
+from adstack_events.contracts import event_type_from_print
 
 
 class ContractEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,19 +85,6 @@ class TransactionFeed(msgspec.Struct, frozen=True, kw_only=True):
     """None while the transaction is not in a block."""
 
 
-_encoder = msgspec.json.Encoder()
-
-
-def encode_event_head(event: ContractEvent) -> bytes:
-    """The event's JSON object without its closing brace.
-
-    The publish script completes it with ``,"offset":N,"epoch":"E"}``.
-    """
-    body = _encoder.encode(event)
-    assert body.endswith(b"}"), "a Struct always encodes to a JSON object"
-    return body[:-1]
-
-
 def event_id(index_block_hash: str, txid: str, tx_event_index: int) -> str:
     """A stable event identity shared by every source.
 
@@ -103,3 +95,44 @@ def event_id(index_block_hash: str, txid: str, tx_event_index: int) -> str:
     """
     raw = f"{index_block_hash.lower()}:{txid.lower()}:{tx_event_index}".encode()
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def print_event(
+    *,
+    contract_id: str,
+    data: Any,
+    tx_id: str,
+    tx_event_index: int,
+    event_index: int,
+    block_height: int,
+    block_hash: str,
+    index_block_hash: str,
+    timestamp: int,
+    source: str,
+    published_at: int = 0,
+    rename: Callable[[str, str], str] | None = None,
+) -> ContractEvent:
+    """The :class:`ContractEvent` of one decoded ``print`` (``data``: the Clarity value's
+    JSON form), whatever the source (observer, Chainhook, Hiro, REST backfill).
+
+    ``tx_event_index`` is the event's index within its transaction (the event id is made
+    from it, so every source gives one event the same id); ``event_index`` is what the
+    source calls the event's index (block-wide for the observer and Chainhook, per
+    transaction for the APIs); ``timestamp`` is in milliseconds. ``rename`` maps
+    (contract, type from the print) to the published type (per-contract overrides).
+    """
+    etype = event_type_from_print(data)
+    return ContractEvent(
+        id=event_id(index_block_hash, tx_id, tx_event_index),
+        type=rename(contract_id, etype) if rename is not None else etype,
+        contractId=contract_id,
+        txId=tx_id,
+        blockHeight=block_height,
+        blockHash=block_hash,
+        indexBlockHash=index_block_hash,
+        eventIndex=event_index,
+        timestamp=timestamp,
+        data=data,
+        source=source,
+        publishedAt=published_at,
+    )

@@ -27,7 +27,7 @@ from adstack_gateway.metrics import (
 )
 from adstack_gateway.outgoing import Outgoing, matches
 from adstack_gateway.session import Flusher, Session, Subscription
-from adstack_protocol import ServerEvent
+from adstack_protocol import ServerEvent, wire
 
 log = logging.getLogger(__name__)
 
@@ -310,32 +310,14 @@ class Hub:
         self._stamps.clear()
 
 
-class _GlobalItem(msgspec.Struct):
-    contractId: str
-    type: str
-    timestamp: int
-
-
-class _GlobalBatch(msgspec.Struct):
-    data: list[_GlobalItem]
-
-
-_global_decoder = msgspec.json.Decoder(_GlobalBatch)
-
-
-class _HistoryPeek(msgspec.Struct):
-    type: str = ""
-    epoch: str = ""
-    source: str = ""
-
-
-_history_peek = msgspec.json.Decoder(_HistoryPeek)
+_global_decoder = wire.GLOBAL_EVENTS_PEEK
+"""The wire codec's reading of a ``global_events`` frame."""
 
 
 def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Outgoing:
     """A history entry as the message a live subscriber would have received."""
-    peek = _history_peek.decode(data)
-    event = "event" if kind == "e" else "event_reverted"
+    peek = wire.peek_data(data)
+    event = ServerEvent.EVENT if kind == "e" else ServerEvent.EVENT_REVERTED
     return Outgoing.from_event_data(event, data, event_type=peek.type, offset=offset,
                                     epoch=peek.epoch or epoch, source=peek.source)
 
@@ -344,15 +326,8 @@ def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:
     """``subscribed {recovered: false}`` for a subscription that resumes after a gap: the
     same body a ``subscribe`` with ``since`` gets, with the offset the replay starts after.
     """
-    return Outgoing(ServerEvent.SUBSCRIBED, data={
-        "contractId": contract_id,
-        "eventTypes": sorted(sub.event_types) if sub.event_types else [],
-        "timestamp": int(time.time() * 1000),
-        "epoch": sub.epoch,
-        "offset": sub.last_offset,
-        "recovered": False,
-        "reason": reason,
-    })
+    return Outgoing(ServerEvent.SUBSCRIBED, data=wire.gap_notice_data(
+        contract_id, sub.event_types, epoch=sub.epoch, offset=sub.last_offset, reason=reason))
 
 
 def route(session: Session, sub: Subscription, message: Outgoing, contract_id: str) -> bool:

@@ -16,8 +16,6 @@ import secrets
 import time
 from typing import Any
 
-import msgspec
-
 from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
 from adstack_bus import BusUnavailable, HistoryPage, Store
 from adstack_gateway import metrics as m
@@ -47,7 +45,7 @@ from adstack_gateway.protocol import (
 )
 from adstack_gateway.session import Session, Subscription, Transport
 from adstack_gateway.settings import GatewaySettings
-from adstack_protocol import CloseCode, ErrorCode, ServerEvent
+from adstack_protocol import CloseCode, ErrorCode, ServerEvent, wire
 from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
@@ -64,22 +62,14 @@ def client_socket_id(session: Session) -> str:
     return sid if isinstance(sid, str) and sid else session.id
 
 
-class _EventPeek(msgspec.Struct):
-    type: str = ""
-    offset: int = 0
-    epoch: str = ""
-
-
-_event_peek = msgspec.json.Decoder(_EventPeek)
+_event_peek = wire.STORED_PEEK
+"""The wire codec's peek at a stored event object (type, offset, epoch)."""
 
 
 def history_push(contract: str, events: list[bytes]) -> Outgoing:
     """The ``history`` frame pushed after ``subscribed``: ``{contractId, events, count}``
     (newest first; stored event objects spliced in as they are)."""
-    raw = (b'{"event":"history","data":{"contractId":"' + contract.encode()
-           + b'","events":[' + b",".join(events) + b'],"count":'
-           + str(len(events)).encode() + b"}}")
-    return Outgoing(ServerEvent.HISTORY, raw=raw)
+    return Outgoing(ServerEvent.HISTORY, raw=wire.history_push(contract, events))
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
@@ -480,15 +470,9 @@ class Gateway:
         if self.backfill is not None and len(events) < limit:
             events, backfilled = await self.backfill.complete(cmd.contract_id, events, limit)
         # Stored event objects are spliced in as they are: no decode / re-encode.
-        body = (b'{"contractId":"' + cmd.contract_id.encode() + b'","events":['
-                + b",".join(events) + b'],"count":' + str(len(events)).encode()
-                + b',"limit":' + str(limit).encode()
-                + b',"backfilled":' + str(backfilled).encode() + b"}")
-        raw = b'{"event":"history","data":' + body
-        if call.request_id is not None:
-            raw += b',"requestId":' + msgspec.json.encode(call.request_id)
-        self._send(call, Outgoing(ServerEvent.HISTORY, raw=raw + b"}",
-                                  request_id=call.request_id))
+        raw = wire.history_reply(cmd.contract_id, events, limit=limit, backfilled=backfilled,
+                                 request_id=call.request_id)
+        self._send(call, Outgoing(ServerEvent.HISTORY, raw=raw, request_id=call.request_id))
 
     async def _stats(self, call: _Call, cmd: GetStats) -> None:
         self._allow(call, cmd.contract_id)

@@ -1,4 +1,9 @@
-"""Pure routing helpers: what a bus message is, and which subscription it matches. No I/O."""
+"""Pure routing helpers: one server → client message (:class:`Outgoing`, its frames built
+once for all clients), and which subscription it matches. No I/O.
+
+The frame bytes themselves are built, peeked at and sliced by the wire codec
+(:mod:`adstack_protocol.wire`); this module caches them per transport.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,11 @@ from typing import Any
 
 import msgspec
 
+from adstack_protocol import wire
 
-class _PeekData(msgspec.Struct):
-    type: str = ""
-    offset: int = 0
-    epoch: str = ""
-    source: str = ""
-    publishedAt: int = 0
-
-
-class _Peek(msgspec.Struct):
-    event: str
-    data: _PeekData = msgspec.field(default_factory=_PeekData)
-
-
-class _RawData(msgspec.Struct):
-    data: msgspec.Raw = msgspec.Raw(b"null")
-
-
-_peek_decoder = msgspec.json.Decoder(_Peek)
-_raw_data_decoder = msgspec.json.Decoder(_RawData)
-_data_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
+_peek_frame = wire.FRAME_PEEK.decode
+""":func:`adstack_protocol.wire.peek_frame` without the wrapper's call (once per bus message)."""
 
 
 class Outgoing:
@@ -69,7 +57,7 @@ class Outgoing:
             msgspec.DecodeError / ValidationError: not a frame.
             UnicodeDecodeError: not UTF-8.
         """
-        peek = _peek_decoder.decode(raw)
+        peek = _peek_frame(raw)
         data = peek.data
         message = cls(peek.event, raw=raw, event_type=data.type, offset=data.offset,
                       epoch=data.epoch, source=data.source, published_at=data.publishedAt)
@@ -80,9 +68,8 @@ class Outgoing:
     def from_event_data(cls, event: str, data_json: bytes, *, event_type: str = "",
                         offset: int = 0, epoch: str = "", source: str = "") -> Outgoing:
         """Wrap a stored ``data`` object (from history) as a frame of ``event``."""
-        raw = b'{"event":"' + event.encode() + b'","data":' + data_json + b"}"
-        return cls(event, raw=raw, event_type=event_type, offset=offset, epoch=epoch,
-                   source=source)
+        return cls(event, raw=wire.data_frame(event, data_json), event_type=event_type,
+                   offset=offset, epoch=epoch, source=source)
 
     @property
     def text(self) -> str:
@@ -90,10 +77,7 @@ class Outgoing:
             if self._raw is not None:
                 self._text = self._raw.decode()
             else:
-                body: dict[str, Any] = {"event": self.event, "data": self._data}
-                if self.request_id is not None:
-                    body["requestId"] = self.request_id
-                self._text = _encoder.encode(body).decode()
+                self._text = wire.frame(self.event, self._data, self.request_id).decode()
         return self._text
 
     @property
@@ -116,7 +100,7 @@ class Outgoing:
     @property
     def data(self) -> Any:
         if self._data is None and self._raw is not None:
-            self._data = _data_decoder.decode(self._raw)["data"]
+            self._data = wire.decode_data(self._raw)
         return self._data
 
     @property
@@ -128,7 +112,7 @@ class Outgoing:
         """
         if self._sio is None:
             if self._raw is not None and self.request_id is None:
-                data_json = bytes(_raw_data_decoder.decode(self._raw).data)
+                data_json = wire.slice_data(self._raw)
             else:
                 data = self.data
                 if self.request_id is not None and isinstance(data, dict):
@@ -139,10 +123,7 @@ class Outgoing:
 
     def envelope(self) -> dict[str, Any]:
         """The native frame as an object (what a Socket.IO acknowledgement carries)."""
-        body: dict[str, Any] = {"event": self.event, "data": self.data}
-        if self.request_id is not None:
-            body["requestId"] = self.request_id
-        return body
+        return wire.envelope(self.event, self.data, self.request_id)
 
 
 def text_frame(payload: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""The client protocol's pure core: parse commands, build reply frames. No I/O.
+"""The client protocol's pure core: parse and validate commands. No I/O.
 
 A frame is a JSON text ``{"event": "<name>", "data": {…}}`` with an optional ``requestId``
 (echoed on the reply). Both transports (native ``/ws`` and Socket.IO) feed their decoded
@@ -8,12 +8,13 @@ A frame is a JSON text ``{"event": "<name>", "data": {…}}`` with an optional `
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from adstack_events import is_valid_contract_id, is_valid_event_type
-from adstack_protocol import ClientCommand, ErrorCode
+from adstack_protocol import ClientCommand, ErrorCode, ServerEvent
 from adstack_stacks import C32Error, c32_address_decode
 
 MAX_EVENT_TYPES = 32
@@ -159,30 +160,40 @@ def parse_command(event: Any, data: Any, request_id: Any = None) -> Command:
         raise ProtocolError(ErrorCode.UNKNOWN_EVENT, f"unknown event {echo(event)!r}",
                             request_id) from None
     body = _data_object(data, request_id)
-    if name is ClientCommand.SUBSCRIBE:
-        contract = _contract(body, request_id)
-        return Subscribe(contract, _event_types(body.get("eventTypes"), request_id),
-                         _since(body.get("since"), request_id))
-    if name is ClientCommand.UNSUBSCRIBE:
-        return Unsubscribe(_contract(body, request_id))
-    if name is ClientCommand.GET_HISTORY:
-        return GetHistory(_contract(body, request_id), _limit(body.get("limit"), request_id))
-    if name is ClientCommand.GET_STATS:
-        return GetStats(_contract(body, request_id))
-    if name is ClientCommand.SUBSCRIBE_BLOCKS:
-        return Feed("block", True)
-    if name is ClientCommand.UNSUBSCRIBE_BLOCKS:
-        return Feed("block", False)
-    if name is ClientCommand.SUBSCRIBE_TRANSACTIONS:
-        return Feed("transaction", True)
-    if name is ClientCommand.UNSUBSCRIBE_TRANSACTIONS:
-        return Feed("transaction", False)
-    if name is ClientCommand.REFRESH:
-        token = body.get("token")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "refresh needs a token", request_id)
-        return Refresh(token)
-    return Ping()
+    return _PARSERS[name](body, request_id)
+
+
+def _subscribe(body: dict[str, Any], request_id: Any) -> Subscribe:
+    contract = _contract(body, request_id)
+    return Subscribe(contract, _event_types(body.get("eventTypes"), request_id),
+                     _since(body.get("since"), request_id))
+
+
+def _refresh(body: dict[str, Any], request_id: Any) -> Refresh:
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "refresh needs a token", request_id)
+    return Refresh(token)
+
+
+def _feed(feed: str, on: bool) -> Callable[[dict[str, Any], Any], Feed]:
+    return lambda _body, _request_id: Feed(feed, on)
+
+
+_PARSERS: dict[ClientCommand, Callable[[dict[str, Any], Any], Command]] = {
+    ClientCommand.SUBSCRIBE: _subscribe,
+    ClientCommand.UNSUBSCRIBE: lambda body, rid: Unsubscribe(_contract(body, rid)),
+    ClientCommand.GET_HISTORY: lambda body, rid: GetHistory(
+        _contract(body, rid), _limit(body.get("limit"), rid)),
+    ClientCommand.GET_STATS: lambda body, rid: GetStats(_contract(body, rid)),
+    ClientCommand.SUBSCRIBE_BLOCKS: _feed(ServerEvent.BLOCK, True),
+    ClientCommand.UNSUBSCRIBE_BLOCKS: _feed(ServerEvent.BLOCK, False),
+    ClientCommand.SUBSCRIBE_TRANSACTIONS: _feed(ServerEvent.TRANSACTION, True),
+    ClientCommand.UNSUBSCRIBE_TRANSACTIONS: _feed(ServerEvent.TRANSACTION, False),
+    ClientCommand.REFRESH: _refresh,
+    ClientCommand.PING: lambda _body, _rid: Ping(),
+}
+"""Each command's validation (every :class:`ClientCommand` has one)."""
 
 
 def _event_types(value: Any, request_id: Any) -> frozenset[str] | None:
@@ -274,16 +285,3 @@ def _limit(value: Any, request_id: Any) -> int:
                             request_id)
     return min(value, HISTORY_MAX)
 
-
-_encoder = msgspec.json.Encoder()
-
-
-def frame(event: str, data: Any, request_id: Any = None) -> str:
-    """Encode one server → client frame."""
-    if request_id is None:
-        return _encoder.encode({"event": event, "data": data}).decode()
-    return _encoder.encode({"event": event, "data": data, "requestId": request_id}).decode()
-
-
-def error_frame(code: ErrorCode, message: str, request_id: Any = None) -> str:
-    return frame("error", {"message": message, "code": code.value}, request_id)

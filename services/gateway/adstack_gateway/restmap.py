@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import msgspec
 
-from adstack_events import ContractEvent, event_id, event_type_from_print
+from adstack_events import ContractEvent, print_event
+from adstack_protocol import wire
 from adstack_stacks import ClarityDecodeError, decode_hex_to_json
 
 REST_MAX_LIMIT = 50
@@ -82,29 +83,12 @@ def event_from_rest(item: RestEvent, tx: TxInfo, block: BlockInfo,
     except ClarityDecodeError:
         return None
     seconds = tx.block_time if tx.block_time else tx.burn_block_time
-    return ContractEvent(
-        id=event_id(block.index_block_hash, item.tx_id, item.event_index),
-        type=event_type_from_print(data),
-        contractId=log.contract_id,
-        txId=item.tx_id,
-        blockHeight=tx.block_height,
-        blockHash=tx.block_hash,
-        indexBlockHash=block.index_block_hash,
-        eventIndex=item.event_index,
-        timestamp=int(seconds) * 1000,
-        data=data,
-        source="api",
-        publishedAt=now_ms,
-    )
-
-
-class _Head(msgspec.Struct):
-    id: str = ""
-    blockHeight: int = 0
-
-
-_head = msgspec.json.Decoder(_Head)
-_encoder = msgspec.json.Encoder()
+    return print_event(
+        contract_id=log.contract_id, data=data, tx_id=item.tx_id,
+        tx_event_index=item.event_index, event_index=item.event_index,
+        block_height=tx.block_height, block_hash=tx.block_hash,
+        index_block_hash=block.index_block_hash, timestamp=int(seconds) * 1000,
+        source="api", published_at=now_ms)
 
 
 def merge_history(recent: list[bytes], older: list[ContractEvent],
@@ -114,7 +98,7 @@ def merge_history(recent: list[bytes], older: list[ContractEvent],
     Returns the merged events, newest first by block height (Redis's own order kept
     within a height), at most ``limit`` of them, and how many came from REST.
     """
-    heads = [_head.decode(raw) for raw in recent]
+    heads = [wire.peek_data(raw) for raw in recent]
     seen = {head.id for head in heads}
     merged: list[tuple[int, bool, bytes]] = [(h.blockHeight, False, raw)
                                              for h, raw in zip(heads, recent, strict=True)]
@@ -122,7 +106,7 @@ def merge_history(recent: list[bytes], older: list[ContractEvent],
         if event.id in seen:
             continue
         seen.add(event.id)
-        merged.append((event.blockHeight, True, _encoder.encode(event)))
+        merged.append((event.blockHeight, True, wire.stored_object(event)))
     merged.sort(key=lambda item: -item[0])  # stable: ties keep their order
     kept = merged[:limit]
     return [raw for _, _, raw in kept], sum(1 for _, from_rest, _ in kept if from_rest)

@@ -30,7 +30,14 @@ from adstack_gateway.node import Gateway, Refused
 from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import ProtocolError, handshake_token, parse_position
 from adstack_gateway.session import Session
-from adstack_protocol import CloseCode, ErrorCode, ServerEvent, close_is_terminal
+from adstack_protocol import (
+    ClientCommand,
+    CloseCode,
+    ErrorCode,
+    ServerEvent,
+    close_is_terminal,
+    wire,
+)
 
 KEEPALIVE_SECONDS = 15.0
 RETRY_AFTER_SECONDS = 5
@@ -91,10 +98,9 @@ def _sse_record(message: Outgoing) -> bytes:
     if message.offset and message.epoch:
         lines.append(f"id: {message.epoch}:{message.offset}")
     # The data is one line of JSON (no raw newlines), so SSE needs no escaping. Frames are
-    # {"event":…,"data":…} as encoded once for every client: slice the data out of them.
+    # encoded once for every client: the wire codec slices their data out as it is.
     if message.request_id is None:
-        text = message.text
-        body = text[text.index('"data":') + 7: -1]
+        body = wire.slice_bare_data(message.text, message.event)
     else:
         body = msgspec.json.encode(message.data).decode()
     lines.append(f"data: {body}")
@@ -122,16 +128,72 @@ class SseTransport:
             self.queue.put_nowait(_CLOSED)
 
 
-async def sse_endpoint(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+def _subscribe_data(request: Request) -> dict[str, Any]:
+    """The ``subscribe`` command a stream's query and ``Last-Event-ID`` ask for.
+
+    Raises:
+        ProtocolError: not exactly one ``contractId``, or a malformed position.
+    """
     contracts = request.query_params.getlist("contractId")
     if len(contracts) != 1:
-        return _refusal(400, ErrorCode.INVALID_PAYLOAD, "give exactly one contractId")
+        raise ProtocolError(ErrorCode.INVALID_PAYLOAD, "give exactly one contractId")
     types_param = request.query_params.get("eventTypes")
     event_types = [t for t in types_param.split(",") if t] if types_param else None
+    since = parse_last_event_id(request.headers.get("last-event-id")
+                                or request.query_params.get("lastEventId"))
+    data: dict[str, Any] = {"contractId": contracts[0], "eventTypes": event_types}
+    if since is not None:
+        data["since"] = since
+    return data
+
+
+def _refused(exc: Refused) -> Response:
+    """The HTTP refusal of a connection the gateway refused (see the module docstring)."""
+    if exc.code == CloseCode.TOO_MANY_CONNECTIONS:
+        return _refusal(429, int(exc.code), exc.reason,
+                        {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    status = (401 if exc.code == CloseCode.POLICY_VIOLATION
+              else 403 if close_is_terminal(exc.code) else 503)
+    return _refusal(status, int(exc.code), exc.reason)
+
+
+async def _open(gateway: Gateway, session: Session, data: dict[str, Any]) -> Outgoing | None:
+    """Start ``session`` and run its ``subscribe``; the reply (None: closing instead)."""
     try:
-        since = parse_last_event_id(request.headers.get("last-event-id")
-                                    or request.query_params.get("lastEventId"))
+        gateway.open(session)
+        return await gateway.handle(session, ClientCommand.SUBSCRIBE, data, None)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await gateway.close(session)
+        raise
+
+
+async def _stream(transport: SseTransport) -> AsyncIterator[bytes]:
+    """The records of one stream: the retry hint, then messages and keepalives until the
+    session closes (a ``closing`` record with the close code, if any)."""
+    yield b"retry: 1000\n\n"
+    while True:
+        try:
+            item = transport.queue.get_nowait()  # no timer while items wait
+        except asyncio.QueueEmpty:
+            try:
+                item = await asyncio.wait_for(transport.queue.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                yield b": keepalive\n\n"
+                continue
+        if item is _CLOSED:
+            if transport.close_code is not None:
+                yield (f"event: {ServerEvent.CLOSING}\ndata: "
+                       f"{{\"code\": {transport.close_code}}}\n\n").encode()
+            return
+        assert isinstance(item, Outgoing)
+        yield format_sse(item)
+
+
+async def sse_endpoint(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    try:
+        data = _subscribe_data(request)
     except ProtocolError as exc:
         return _refusal(400, exc.code, exc.message)
     client = request.client
@@ -144,22 +206,8 @@ async def sse_endpoint(request: Request) -> Response:
         session = gateway.new_session(claims, transport, remote=client.host if client else "",
                                       kind="sse")
     except Refused as exc:
-        if exc.code == CloseCode.TOO_MANY_CONNECTIONS:
-            return _refusal(429, int(exc.code), exc.reason,
-                            {"Retry-After": str(RETRY_AFTER_SECONDS)})
-        status = (401 if exc.code == CloseCode.POLICY_VIOLATION
-                  else 403 if close_is_terminal(exc.code) else 503)
-        return _refusal(status, int(exc.code), exc.reason)
-    try:
-        gateway.open(session)
-        data: dict[str, Any] = {"contractId": contracts[0], "eventTypes": event_types}
-        if since is not None:
-            data["since"] = since
-        reply = await gateway.handle(session, "subscribe", data, None)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await gateway.close(session)
-        raise
+        return _refused(exc)
+    reply = await _open(gateway, session, data)
     if reply is not None and reply.event == ServerEvent.ERROR:
         # Refused: the error record, then the end (a 4xx, so EventSource does not retry).
         code = reply.data.get("code") if isinstance(reply.data, dict) else None
@@ -167,25 +215,5 @@ async def sse_endpoint(request: Request) -> Response:
         record = format_sse(reply)
         await gateway.close(session)
         return Response(record, status_code=status, media_type="text/event-stream")
-
-    async def stream() -> AsyncIterator[bytes]:
-        yield b"retry: 1000\n\n"
-        while True:
-            try:
-                item = transport.queue.get_nowait()  # no timer while items wait
-            except asyncio.QueueEmpty:
-                try:
-                    item = await asyncio.wait_for(transport.queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield b": keepalive\n\n"
-                    continue
-            if item is _CLOSED:
-                if transport.close_code is not None:
-                    yield (f"event: closing\ndata: {{\"code\": {transport.close_code}}}"
-                           "\n\n").encode()
-                return
-            assert isinstance(item, Outgoing)
-            yield format_sse(item)
-
-    return _SessionResponse(gateway, session, stream(), media_type="text/event-stream",
+    return _SessionResponse(gateway, session, _stream(transport), media_type="text/event-stream",
                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

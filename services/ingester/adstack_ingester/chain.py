@@ -30,6 +30,7 @@ from collections.abc import Iterable
 import msgspec
 
 from adstack_events import ContractEvent, EventReverted, TransactionFeed
+from adstack_stacks.tip import Tip
 
 
 class BlockRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,10 +74,6 @@ def revert_notices(record: BlockRecord) -> list[EventReverted]:
             for contract, ids in by_contract.items()]
 
 
-class Tip(msgspec.Struct, frozen=True):
-    height: int
-    block_hash: str
-    index_block_hash: str
 
 
 class Plan(msgspec.Struct, kw_only=True):

@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from adstack_events import ContractEvent, TransactionFeed, event_id, event_type_from_print
+from adstack_events import ContractEvent, TransactionFeed, print_event
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import Count
 from adstack_ingester.pipeline import NO_OVERRIDES, ContractFilter, DecodeFailure, TypeNames
@@ -167,20 +167,12 @@ def block_record(
                     failures.append(DecodeFailure(txid, block_event_index, contract,
                                                   str(exc)))
                 continue
-            events.append(((meta.position.index, tx_event_index), ContractEvent(
-                id=event_id(index_hash, txid, tx_event_index),
-                type=type_names(contract, event_type_from_print(value)),
-                contractId=contract,
-                txId=txid,
-                blockHeight=height,
-                blockHash=block.metadata.stacks_block_hash or index_hash,
-                indexBlockHash=index_hash,
-                eventIndex=block_event_index,
-                timestamp=timestamp,
-                data=value,
-                source="chainhook",
-                publishedAt=now_ms,
-            )))
+            events.append(((meta.position.index, tx_event_index), print_event(
+                contract_id=contract, data=value, tx_id=txid, tx_event_index=tx_event_index,
+                event_index=block_event_index, block_height=height,
+                block_hash=block.metadata.stacks_block_hash or index_hash,
+                index_block_hash=index_hash, timestamp=timestamp, source="chainhook",
+                published_at=now_ms, rename=type_names)))
     events.sort(key=lambda pair: pair[0])
     parent = block.parent_block_identifier.hash if block.parent_block_identifier else ""
     anchor = block.metadata.bitcoin_anchor_block_identifier

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from adstack_events import ContractEvent, TransactionFeed, event_id, event_type_from_print
+from adstack_events import ContractEvent, TransactionFeed, print_event
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import Count
 from adstack_ingester.pipeline import NO_OVERRIDES, ContractFilter, DecodeFailure, TypeNames
@@ -147,20 +147,13 @@ def block_record(
                     failures.append(DecodeFailure(tx.tx_id, item.event_index,
                                                   log.contract_id, str(exc)))
                 continue
-            events.append(ContractEvent(
-                id=event_id(block.index_block_hash, tx.tx_id, item.event_index),
-                type=type_names(log.contract_id, event_type_from_print(value)),
-                contractId=log.contract_id,
-                txId=tx.tx_id,
-                blockHeight=block.height,
-                blockHash=block.hash,
-                indexBlockHash=block.index_block_hash,
-                eventIndex=item.event_index,
-                timestamp=timestamp,
-                data=value,
-                source="hiro",
-                publishedAt=now_ms,
-            ))
+            # The API numbers events per transaction: that index is both.
+            events.append(print_event(
+                contract_id=log.contract_id, data=value, tx_id=tx.tx_id,
+                tx_event_index=item.event_index, event_index=item.event_index,
+                block_height=block.height, block_hash=block.hash,
+                index_block_hash=block.index_block_hash, timestamp=timestamp, source="hiro",
+                published_at=now_ms, rename=type_names))
     return BlockRecord(
         index_block_hash=block.index_block_hash,
         block_hash=block.hash,

@@ -22,9 +22,8 @@ from adstack_events import (
     BlockFeed,
     ContractEvent,
     TransactionFeed,
-    event_id,
-    event_type_from_print,
     is_valid_event_type,
+    print_event,
 )
 from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import NewBlock, ObserverTransaction
@@ -136,22 +135,12 @@ def extract_events(
                 failures.append(DecodeFailure(item.txid, item.event_index,
                                               body.contract_identifier, str(exc)))
             continue
-        out.append(
-            ContractEvent(
-                id=event_id(block.index_block_hash, item.txid, tx_event_index),
-                type=type_names(body.contract_identifier, event_type_from_print(data)),
-                contractId=body.contract_identifier,
-                txId=item.txid,
-                blockHeight=block.block_height,
-                blockHash=block.block_hash,
-                indexBlockHash=block.index_block_hash,
-                eventIndex=item.event_index,
-                timestamp=timestamp,
-                data=data,
-                source=source,
-                publishedAt=now_ms,
-            )
-        )
+        out.append(print_event(
+            contract_id=body.contract_identifier, data=data, tx_id=item.txid,
+            tx_event_index=tx_event_index, event_index=item.event_index,
+            block_height=block.block_height, block_hash=block.block_hash,
+            index_block_hash=block.index_block_hash, timestamp=timestamp, source=source,
+            published_at=now_ms, rename=type_names))
     return out
 
 

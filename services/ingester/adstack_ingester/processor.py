@@ -18,25 +18,22 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from adstack_bus import ChainStore, NotLeader, Publisher, keys
-from adstack_bus import Tip as StoredTip
 from adstack_events import TransactionFeed
 from adstack_ingester import metrics as m
 from adstack_ingester.chain import (
     BlockRecord,
-    ChainChanges,
     ChainState,
     Plan,
-    Tip,
     decode_record,
     encode_record,
     revert_notices,
 )
 from adstack_ingester.payloads import PAYLOAD_ERRORS
 from adstack_ingester.pipeline import record_feed
+from adstack_protocol import ServerEvent, wire
+from adstack_stacks.tip import Tip
 
 log = logging.getLogger(__name__)
-
-_frame_encoder = msgspec.json.Encoder()
 
 
 class Outcome(msgspec.Struct):
@@ -79,7 +76,7 @@ class BlockProcessor:
                     log.warning("skipped an unreadable chain record")
             tip = None
             if snapshot.tip is not None:
-                tip = Tip(snapshot.tip.height, snapshot.tip.hash, snapshot.tip.indexBlockHash)
+                tip = snapshot.tip
             self.state = ChainState.restore(tip, snapshot.canon, records, window=self.window)
             log.info("chain view loaded: tip %s, %d blocks",
                      f"{tip.height} {tip.index_block_hash[:12]}" if tip else "none",
@@ -127,8 +124,7 @@ class BlockProcessor:
         Raises:
             NotLeader / BusUnavailable: nothing was published; the source must retry.
         """
-        frames = [(keys.TRANSACTION_CHANNEL,
-                   _frame_encoder.encode({"event": "transaction", "data": feed}))
+        frames = [(keys.TRANSACTION_CHANNEL, wire.feed_frame(ServerEvent.TRANSACTION, feed))
                   for feed in feeds]
         async with self.lock:
             await self.store.commit(fence=self.publisher.fence, tip=None, feeds=frames)
@@ -165,7 +161,7 @@ class BlockProcessor:
                 await publishing
             await self.store.commit(
                 fence=self.publisher.fence,
-                tip=_stored(changes),
+                tip=changes.tip,
                 records=records,
                 canon_set=changes.canon_set,
                 canon_delete=changes.canon_delete,
@@ -204,17 +200,15 @@ class BlockProcessor:
     def _feeds(records: list[BlockRecord]) -> list[tuple[str, bytes]]:
         frames: list[tuple[str, bytes]] = []
         for record in records:
-            frames.append((keys.BLOCK_CHANNEL, _frame_encoder.encode(
-                {"event": "block", "data": record_feed(record)})))
+            frames.append((keys.BLOCK_CHANNEL,
+                           wire.feed_frame(ServerEvent.BLOCK, record_feed(record))))
             if record.events:
                 # For gateways with GLOBAL_EVENTS=true (each filters by the client's token).
-                frames.append((keys.GLOBAL_CHANNEL, _frame_encoder.encode(
-                    {"event": "global_events", "data": [
-                        {"contractId": e.contractId, "type": e.type, "timestamp": e.timestamp}
-                        for e in record.events]})))
+                frames.append((keys.GLOBAL_CHANNEL, wire.global_events_frame(
+                    (e.contractId, e.type, e.timestamp) for e in record.events)))
             for tx in record.txs:
-                frames.append((keys.TRANSACTION_CHANNEL, _frame_encoder.encode(
-                    {"event": "transaction", "data": tx})))
+                frames.append((keys.TRANSACTION_CHANNEL,
+                               wire.feed_frame(ServerEvent.TRANSACTION, tx)))
         return frames
 
 
@@ -230,13 +224,6 @@ def _with_txs(plan: Plan, txs: list[TransactionFeed]) -> Plan:
     full = msgspec.structs.replace(block, txs=txs)
     return msgspec.structs.replace(plan, apply=[full],
                                    store=[full if r is block else r for r in plan.store])
-
-
-def _stored(changes: ChainChanges) -> StoredTip | None:
-    tip = changes.tip
-    if tip is None:
-        return None
-    return StoredTip(height=tip.height, hash=tip.block_hash, indexBlockHash=tip.index_block_hash)
 
 
 __all__ = ["BlockProcessor", "NotLeader", "Outcome"]

@@ -20,6 +20,13 @@ from adstack_stacks import decode_hex, to_json
 from adstack_stacks.txwire import decode_tx_hex
 from tests.helpers.fixtures import load_bytes, load_json, replay_rows
 from tests.helpers.paths import stacks_fixture
+from tests.helpers.sources import (
+    chainhook_events,
+    hiro_events,
+    identity,
+    observer_events,
+    rest_events,
+)
 
 ALL = contract_filter(("*",))
 
@@ -71,6 +78,22 @@ def test_every_recorded_block_yields_exactly_its_prints(name: str, body: bytes) 
     calls = [decode_tx_hex(t["raw_tx"]) for t in raw["transactions"] if t["raw_tx"] != "0x00"]
     assert [t.txId for t in record.txs] == [c.txid for c in calls
                                             if c.payload_type == "contract_call"]
+
+
+@pytest.mark.parametrize(("name", "body"), _blocks(), ids=[n for n, _ in _blocks()])
+def test_every_source_maps_a_recorded_print_to_the_same_event(name: str, body: bytes) -> None:
+    """The recorded block as Chainhook, the Hiro API and the REST backfill would give it:
+    each yields the observer's events (one mapping of a print, ``print_event``)."""
+    raw = json.loads(body)
+    contracts = sorted({e["contract_event"]["contract_identifier"] for e in raw["events"]
+                        if e["type"] == "contract_event"})
+    observer = observer_events(raw, contracts)
+    assert [e.id for e in observer] == [e["id"] for e in _expected(raw)]
+    for source, events in (("chainhook", chainhook_events(raw, contracts)),
+                           ("hiro", hiro_events(raw, contracts)),
+                           ("api", rest_events(raw, contracts))):
+        assert identity(events) == identity(observer), source
+        assert {e.source for e in events} <= {source}
 
 
 def test_the_recorded_blocks_include_prints_and_a_nakamoto_block() -> None:

@@ -1,8 +1,9 @@
 """One identity across sources on mainnet-shaped devnet blocks (pure mappings, no I/O).
 
 The same block through the observer, as a Chainhook delivery (with and without
-``position`` on receipt events) and through the Hiro API shapes gives the same events: the
-same ids, in the same order, with the same values.
+``position`` on receipt events), through the Hiro API shapes and through the gateway's REST
+backfill mapping gives the same events: the same ids, in the same order, with the same
+values (every source maps a decoded print with ``adstack_events.print_event``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from adstack_ingester.payloads import new_block_decoder
 from adstack_ingester.pipeline import block_record, contract_filter
 from tests.helpers.chainhook import chainhook_block, delivery
 from tests.helpers.fake_hiro import hiro_block, hiro_txs
+from tests.helpers.sources import identity, rest_events
 
 CONTRACTS = tuple(DEFAULT_CONTRACTS.values())
 ALLOW = contract_filter(CONTRACTS)
@@ -64,6 +66,10 @@ def test_mainnet_shaped_blocks_give_the_same_events_through_every_source(
         dropped = chainhook_events(payload, drop_position=lambda *_: rng.random() < 0.5)
         assert key(dropped) == key(observer)
         assert key(hiro_events(payload)) == key(observer)
+        assert key(rest_events(payload, CONTRACTS)) == key(observer)
+        for other in (chainhook_events(payload), hiro_events(payload),
+                      rest_events(payload, CONTRACTS)):
+            assert identity(other) == identity(observer), "one mapping of a print"
         per_tx = [e.txId for e in observer]
         several += any(per_tx.count(t) > 1 for t in per_tx)
         failed += any(t["status"] != "success" for t in payload["transactions"])

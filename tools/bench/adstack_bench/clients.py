@@ -19,15 +19,27 @@ from typing import Any
 
 from adstack_bench.rawws import OnTexts, RawClient, open_raw
 from adstack_bench.stats import Histogram, published_at_ms
+from adstack_protocol import ClientCommand, ServerEvent
 
-NATIVE_EVENT = b'{"event":"event"'
-NATIVE_CONNECTED = b'{"event":"connected"'
-NATIVE_ERROR = b'{"event":"error"'
-NATIVE_SUBSCRIBED = b'{"event":"subscribed"'
-SIO_EVENT = b'42["event",'
-SIO_CONNECTED = b'42["connected",'
-SIO_ERROR = b'42["error",'
-SIO_SUBSCRIBED = b'42["subscribed",'
+
+def _native(name: ServerEvent) -> bytes:
+    """How a native frame of ``name`` starts (the wire codec puts the event name first)."""
+    return b'{"event":"' + name.encode() + b'"'
+
+
+def _sio(name: ServerEvent) -> bytes:
+    """How a Socket.IO event packet of ``name`` starts."""
+    return b'42["' + name.encode() + b'",'
+
+
+NATIVE_EVENT = _native(ServerEvent.EVENT)
+NATIVE_CONNECTED = _native(ServerEvent.CONNECTED)
+NATIVE_ERROR = _native(ServerEvent.ERROR)
+NATIVE_SUBSCRIBED = _native(ServerEvent.SUBSCRIBED)
+SIO_EVENT = _sio(ServerEvent.EVENT)
+SIO_CONNECTED = _sio(ServerEvent.CONNECTED)
+SIO_ERROR = _sio(ServerEvent.ERROR)
+SIO_SUBSCRIBED = _sio(ServerEvent.SUBSCRIBED)
 
 
 @dataclass
@@ -140,9 +152,10 @@ class Worker:
         for contract in cfg.contracts:
             data = {"contractId": contract, "eventTypes": cfg.event_types}
             if cfg.transport == "sio":
-                frames.append(b"42" + json.dumps(["subscribe", data]).encode())
+                frames.append(b"42" + json.dumps([ClientCommand.SUBSCRIBE, data]).encode())
             else:
-                frames.append(json.dumps({"event": "subscribe", "data": data}).encode())
+                frames.append(json.dumps({"event": ClientCommand.SUBSCRIBE,
+                                          "data": data}).encode())
         return frames
 
     def _reader(self, client: _Client, ready: asyncio.Future[None],
