@@ -63,13 +63,16 @@ from adstack_runtime.internals import require_shape
 FENCE = "uvicorn>=0.35,<0.55"
 """The dependency line of pyproject.toml that keeps other uvicorn releases out."""
 
-require_shape(
-    H11Protocol, fence=FENCE,
-    methods=("connection_made", "connection_lost", "data_received", "handle_events",
-             "on_response_complete"),
-    attributes=("conn", "cycle", "transport", "loop", "client"))
-require_shape(RequestResponseCycle, fence=FENCE,
-              attributes=("response_started", "disconnected", "message_event", "scope"))
+SHAPES = (
+    require_shape(
+        H11Protocol, fence=FENCE,
+        methods=("connection_made", "connection_lost", "data_received", "handle_events",
+                 "on_response_complete"),
+        attributes=("conn", "cycle", "transport", "loop", "client")),
+    require_shape(RequestResponseCycle, fence=FENCE,
+                  attributes=("response_started", "disconnected", "message_event", "scope")),
+)
+"""What this adapter relies on, checked at import (re-checked by the guard tests)."""
 
 log = logging.getLogger(__name__)
 

@@ -34,10 +34,13 @@ log = logging.getLogger(__name__)
 FENCE = "uvicorn>=0.35,<0.55"
 """The dependency line of pyproject.toml that keeps other uvicorn releases out."""
 
-require_shape(Multiprocess, fence=FENCE,
-              methods=("run", "init_processes", "handle_signals", "keep_subprocess_alive"),
-              attributes=("processes",), parameters={"__init__": ("config", "sockets")})
-require_shape(Process, fence=FENCE, attributes=("pid",))
+SHAPES = (
+    require_shape(Multiprocess, fence=FENCE,
+                  methods=("run", "init_processes", "handle_signals", "keep_subprocess_alive"),
+                  attributes=("processes",), parameters={"__init__": ("config", "sockets")}),
+    require_shape(Process, fence=FENCE, attributes=("pid",)),
+)
+"""What this adapter relies on, checked at import (re-checked by the guard tests)."""
 
 WorkersChanged = Callable[[set[int]], None]
 """Called in the supervisor with the pids of the workers now running (empty at the end)."""

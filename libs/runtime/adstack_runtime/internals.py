@@ -10,7 +10,8 @@ misbehaving under load.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from types import CodeType, FunctionType
 
 
@@ -46,27 +47,53 @@ def attribute_names(owner: type) -> frozenset[str]:
     return frozenset(names)
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What an adapter relies on in one third-party class (see :func:`require_shape`)."""
+
+    owner: type
+    fence: str
+    methods: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def missing(self, owner: type | None = None) -> list[str]:
+        """What ``owner`` (default: the class itself) lacks of this shape."""
+        owner = self.owner if owner is None else owner
+        missing = [f"{name}()" for name in self.methods
+                   if not callable(getattr(owner, name, None))]
+        if self.attributes:
+            used = attribute_names(owner)
+            missing += [name for name in self.attributes if name not in used]
+        for method, names in self.parameters.items():
+            function = getattr(owner, method, None)
+            accepted = inspect.signature(function).parameters if callable(function) else {}
+            missing += [f"{method}({name}=)" for name in names if name not in accepted]
+        return missing
+
+    def check(self, owner: type | None = None) -> None:
+        """Fail with :class:`InternalsChanged` unless ``owner`` has the whole shape."""
+        missing = self.missing(owner)
+        if missing:
+            where = owner or self.owner
+            raise InternalsChanged(
+                f"{where.__module__}.{where.__qualname__} no longer has "
+                f"{', '.join(missing)}: this release is outside the fence {self.fence!r} "
+                "in pyproject.toml (see docs/third-party-internals.md)")
+
+
 def require_shape(owner: type, *, fence: str, methods: Iterable[str] = (),
                   attributes: Iterable[str] = (),
-                  parameters: dict[str, Iterable[str]] | None = None) -> None:
-    """Fail with :class:`InternalsChanged` unless ``owner`` still has what we rely on.
+                  parameters: Mapping[str, Iterable[str]] | None = None) -> Shape:
+    """Fail with :class:`InternalsChanged` unless ``owner`` still has what we rely on;
+    return the :class:`Shape` checked (the guard tests re-check it).
 
     ``methods``: callables on the class; ``attributes``: names its code still uses (see
     :func:`attribute_names`); ``parameters``: method → keyword parameters it must accept.
     ``fence`` is the dependency line of ``pyproject.toml`` that should have kept the
     release out (quoted in the error).
     """
-    missing = [f"{name}()" for name in methods if not callable(getattr(owner, name, None))]
-    wanted = list(attributes)
-    if wanted:
-        used = attribute_names(owner)
-        missing += [name for name in wanted if name not in used]
-    for method, names in (parameters or {}).items():
-        function = getattr(owner, method, None)
-        accepted = inspect.signature(function).parameters if callable(function) else {}
-        missing += [f"{method}({name}=)" for name in names if name not in accepted]
-    if missing:
-        where = f"{owner.__module__}.{owner.__qualname__}"
-        raise InternalsChanged(
-            f"{where} no longer has {', '.join(missing)}: this release is outside the fence "
-            f"{fence!r} in pyproject.toml (see docs/third-party-internals.md)")
+    shape = Shape(owner, fence, tuple(methods), tuple(attributes),
+                  {method: tuple(names) for method, names in (parameters or {}).items()})
+    shape.check()
+    return shape

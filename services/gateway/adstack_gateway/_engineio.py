@@ -60,22 +60,28 @@ ENGINEIO_FENCE = "python-engineio>=4.11,<4.16"
 SOCKETIO_FENCE = "python-socketio>=5.12,<5.19"
 """The dependency line of pyproject.toml that keeps other python-socketio releases out."""
 
-require_shape(engineio.AsyncServer, fence=ENGINEIO_FENCE,
-              methods=("_handle_connect", "handle_request", "send", "on"),
-              attributes=("sockets", "handlers", "_async", "reason"),
-              parameters={"_handle_connect": ("environ", "transport", "jsonp_index")})
-require_shape(engineio.AsyncServer.reason, fence=ENGINEIO_FENCE,
-              attributes=("SERVER_DISCONNECT", "TRANSPORT_ERROR", "CLIENT_DISCONNECT"))
-require_shape(AsyncSocket, fence=ENGINEIO_FENCE, methods=("close",),
-              attributes=("sid", "queue", "upgraded", "closing", "closed"),
-              parameters={"close": ("wait", "abort", "reason")})
-require_shape(AsgiWebSocket, fence=ENGINEIO_FENCE, methods=("__call__", "wait"),
-              parameters={"__init__": ("handler", "server")})
-require_shape(socketio.AsyncServer, fence=SOCKETIO_FENCE,
-              methods=("_engineio_server_class", "disconnect", "on"),
-              attributes=("eio", "manager", "reason"))
-require_shape(BaseManager, fence=SOCKETIO_FENCE,
-              methods=("is_connected", "sid_from_eio_sid", "eio_sid_from_sid"))
+SHAPES = (
+    require_shape(engineio.AsyncServer, fence=ENGINEIO_FENCE,
+                  methods=("_handle_connect", "handle_request", "send", "on"),
+                  attributes=("sockets", "handlers", "_async", "reason"),
+                  parameters={"_handle_connect": ("environ", "transport", "jsonp_index")}),
+    require_shape(engineio.AsyncServer.reason, fence=ENGINEIO_FENCE,
+                  attributes=("SERVER_DISCONNECT", "TRANSPORT_ERROR", "CLIENT_DISCONNECT")),
+    require_shape(AsyncSocket, fence=ENGINEIO_FENCE, methods=("close",),
+                  attributes=("sid", "queue", "upgraded", "closing", "closed"),
+                  parameters={"close": ("wait", "abort", "reason")}),
+    require_shape(AsgiWebSocket, fence=ENGINEIO_FENCE, methods=("__call__", "wait"),
+                  parameters={"__init__": ("handler", "server")}),
+    require_shape(socketio.AsyncServer, fence=SOCKETIO_FENCE,
+                  methods=("_engineio_server_class", "disconnect", "on"),
+                  attributes=("eio", "manager", "reason")),
+    require_shape(BaseManager, fence=SOCKETIO_FENCE,
+                  methods=("is_connected", "sid_from_eio_sid", "eio_sid_from_sid")),
+)
+"""What this adapter relies on, checked at import (re-checked by the guard tests)."""
+
+_NOOP = eio_packet.NOOP
+"""Engine.IO's NOOP packet type (an import error if a release drops it)."""
 
 NAMESPACE = "/"
 """The one Socket.IO namespace the gateway serves."""
@@ -183,7 +189,7 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         """
         socket = self.sockets.get(eio_sid)
         if socket is not None and not socket.upgraded:
-            socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+            socket.queue.put_nowait(eio_packet.Packet(_NOOP))
 
     async def drop_transport(self, eio_sid: str) -> None:
         """Drop the transport after the queued packets, without a CLOSE packet: to every

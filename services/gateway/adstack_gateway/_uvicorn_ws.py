@@ -62,11 +62,14 @@ from adstack_runtime.internals import require_shape
 FENCE = "uvicorn>=0.35,<0.55"
 """The dependency line of pyproject.toml that keeps other uvicorn releases out."""
 
-require_shape(
-    WebSocketsSansIOProtocol, fence=FENCE,
-    methods=("handle_ping", "send_receive_event_to_app", "handle_parser_exception", "send"),
-    attributes=("queue", "writable", "transport", "conn", "close_sent", "disconnected",
-                "frames", "curr_msg_data_type", "client", "request", "response"))
+SHAPES = (
+    require_shape(
+        WebSocketsSansIOProtocol, fence=FENCE,
+        methods=("handle_ping", "send_receive_event_to_app", "handle_parser_exception", "send"),
+        attributes=("queue", "writable", "transport", "conn", "close_sent", "disconnected",
+                    "frames", "curr_msg_data_type", "client", "request", "response")),
+)
+"""What this adapter relies on, checked at import (re-checked by the guard tests)."""
 
 SEND_KEY = "adstack.server_send"
 """Scope key under which the gateway app keeps the server's own ASGI ``send`` callable."""
