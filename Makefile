@@ -61,7 +61,8 @@ INTERNALS_TESTS := tests/unit/test_third_party_internals.py tests/unit/gateway \
   tests/integration/test_head_timeout.py tests/integration/test_metrics_multiprocess.py \
   tests/e2e/test_workers.py tests/e2e/gateway tests/e2e/compat \
   tests/e2e/security/test_slow_bodies.py tests/e2e/security/test_engineio_abuse.py \
-  tests/e2e/security/test_bad_input.py tests/deploy
+  tests/e2e/security/test_bad_input.py tests/deploy/test_prometheus.py \
+  tests/deploy/test_grafana.py tests/deploy/test_docs.py
 
 # The newest releases of everything (no lock, version fences lifted) in .venv-latest, then the
 # static checks and the tests of the code that touches third-party internals. Allowed to fail:

@@ -11,8 +11,8 @@ and the dashboard against every sample name the services can expose, with its la
 including labelled families that have no child yet (``registry.collect()`` leaves them out).
 
 The shape is checked at import (a fresh registry must have the dict, a labelled metric its
-label names). The guard tests are
-tests/unit/libs/test_metrics_labels.py, tests/deploy/ and
+label names). The guard tests are tests/unit/libs/test_metrics_labels.py,
+tests/deploy/test_prometheus.py, test_grafana.py and test_docs.py, and
 tests/unit/test_third_party_internals.py.
 """
 
