@@ -169,7 +169,7 @@ def test_fences_are_pyproject_lines_and_hold_the_locked_versions() -> None:
         requirement = Requirement(fence)
         version = locked[requirement.name]
         assert requirement.specifier.contains(version), f"uv.lock has {requirement.name} {version}"
-        assert row["versions checked"].startswith(f"{version} (uv.lock)"), row["internal"]
+        assert row["versions checked"].startswith(f"{version} (uv.lock"), row["internal"]
         for test in re.findall(r"`(tests/[^`]+)`", row["guard tests"]):
             assert (ROOT / test).exists(), test
 
