@@ -55,9 +55,14 @@ test-fast: install check  ## static checks and the unit tests only (the inner lo
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/unit
 
 # Tests of the code that relies on other projects' private internals (docs/third-party-internals.md).
-INTERNALS_TESTS := tests/integration/test_direct_write.py tests/integration/test_head_timeout.py \
-  tests/integration/test_metrics_multiprocess.py tests/e2e/test_workers.py tests/e2e/gateway \
-  tests/unit/gateway tests/unit/libs/test_metrics_labels.py
+# Every guard test of the table there (tests/unit/test_third_party_internals.py checks they match).
+INTERNALS_TESTS := tests/unit/test_third_party_internals.py tests/unit/gateway \
+  tests/unit/libs/test_metrics_labels.py tests/integration/test_direct_write.py \
+  tests/integration/test_head_timeout.py tests/integration/test_metrics_multiprocess.py \
+  tests/e2e/test_workers.py tests/e2e/gateway tests/e2e/compat \
+  tests/e2e/security/test_slow_bodies.py tests/e2e/security/test_engineio_abuse.py \
+  tests/e2e/security/test_bad_input.py tests/deploy/test_prometheus.py \
+  tests/deploy/test_grafana.py tests/deploy/test_docs.py
 
 # The newest releases of everything (no lock, version fences lifted) in .venv-latest, then the
 # static checks and the tests of the code that touches third-party internals. Allowed to fail:

@@ -22,12 +22,12 @@ import websockets
 from starlette.websockets import WebSocket
 
 from adstack_auth import Claims
+from adstack_gateway._uvicorn_ws import SEND_KEY, GatewayWebSocketProtocol, direct_socket
 from adstack_gateway.app import create_app
 from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.session import Flusher, Session
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.ws import NativeTransport
-from adstack_gateway.wsproto import SEND_KEY, GatewayWebSocketProtocol, direct_socket
 from adstack_localredis import free_port
 from tests.helpers.events import CAMPAIGN, make_event, publish
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from adstack_metrics._prometheus import label_names, registered_collectors
+
 _SUFFIXES = {
     "counter": ("_total", "_created"),
     "histogram": ("_bucket", "_sum", "_count", "_created"),
@@ -25,7 +27,7 @@ def exposed_names(registry: CollectorRegistry = REGISTRY) -> dict[str, frozenset
     ``…_created``; histograms add ``le`` to their ``_bucket`` samples.
     """
     out: dict[str, frozenset[str]] = {}
-    for collector in list(registry._collector_to_names):  # no public listing exists
+    for collector in registered_collectors(registry):  # no public listing exists
         describe = getattr(collector, "describe", None)
         families = describe() if callable(describe) else []
         if not families:
@@ -40,7 +42,7 @@ def exposed_names(registry: CollectorRegistry = REGISTRY) -> dict[str, frozenset
 
 
 def _family_labels(collector: object, family_name: str) -> set[str]:
-    labelnames = getattr(collector, "_labelnames", None)
+    labelnames = label_names(collector)
     if labelnames is not None:
         return set(labelnames)
     # Foreign collectors (process, platform, gc): take the labels of their samples.

@@ -2,31 +2,25 @@
 deadlines on request heads and bodies).
 
 :func:`serve_app` runs one process; :func:`serve_workers` runs N worker processes that
-share one listening socket (uvicorn's multiprocess supervisor), each building its own app
-from an import string.
+share one listening socket (uvicorn's multiprocess supervisor, through the adapter
+:mod:`adstack_runtime._uvicorn_workers`), each building its own app from an import string.
+The HTTP protocol is the head/body-deadline one of :mod:`adstack_runtime.headtimeout`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
+from adstack_runtime._uvicorn_workers import WorkersChanged, supervise
 from adstack_runtime.headtimeout import (
     BODY_TIMEOUT_ENV,
     DEFAULT_BODY_TIMEOUT,
     HEAD_TIMEOUT_ENV,
     head_timeout_protocol,
 )
-
-log = logging.getLogger(__name__)
-
-WorkersChanged = Callable[[set[int]], None]
-"""Called in the supervisor with the pids of the workers now running (empty at the end)."""
 
 
 def server_config(app: Any, *, host: str, port: int, log_level: str = "info",
@@ -76,50 +70,6 @@ def serve_app(app: Any, **options: Any) -> None:
     uvicorn.Server(server_config(app, **options)).run()
 
 
-class _Supervisor(Multiprocess):
-    """uvicorn's supervisor, telling ``on_change`` whenever the set of workers changes
-    (a worker died and was replaced, or SIGHUP / SIGTTIN / SIGTTOU changed them)."""
-
-    def __init__(self, config: uvicorn.Config, sockets: list[Any],
-                 on_change: WorkersChanged | None) -> None:
-        super().__init__(config, sockets=sockets)
-        self.on_change = on_change
-        self._known: set[int] = set()
-
-    def pids(self) -> set[int]:
-        return {p.pid for p in self.processes if p.pid is not None}
-
-    def _report(self) -> None:
-        pids = self.pids()
-        if pids != self._known:
-            self._known = pids
-            if self.on_change is not None:
-                try:
-                    self.on_change(pids)
-                except Exception:
-                    log.exception("worker change handler failed")
-
-    def init_processes(self) -> None:
-        super().init_processes()
-        self._report()
-
-    def handle_signals(self) -> None:
-        super().handle_signals()
-        self._report()
-
-    def keep_subprocess_alive(self) -> None:
-        super().keep_subprocess_alive()
-        self._report()
-
-    def run(self) -> None:
-        try:
-            super().run()
-        finally:
-            self._known = set()
-            if self.on_change is not None:
-                self.on_change(set())
-
-
 def serve_workers(factory: str, workers: int, *, on_workers: WorkersChanged | None = None,
                   **options: Any) -> None:
     """Serve ``workers`` processes on one socket until SIGINT/SIGTERM. Blocks.
@@ -132,6 +82,6 @@ def serve_workers(factory: str, workers: int, *, on_workers: WorkersChanged | No
     config = server_config(factory, factory=True, workers=workers, **options)
     sock = config.bind_socket()
     try:
-        _Supervisor(config, [sock], on_workers).run()
+        supervise(config, [sock], on_workers)
     finally:
         sock.close()

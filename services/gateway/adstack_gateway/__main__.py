@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _server_options(settings: GatewaySettings) -> dict[str, Any]:
     """uvicorn settings of one gateway process (the same for every worker)."""
-    from adstack_gateway.wsproto import GatewayWebSocketProtocol
+    from adstack_gateway._uvicorn_ws import GatewayWebSocketProtocol
 
     return dict(
         host=settings.host, port=settings.port, log_level=settings.log_level,

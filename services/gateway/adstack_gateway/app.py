@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket
 
 from adstack_auth import TokenVerifier
 from adstack_bus import connect
+from adstack_gateway._uvicorn_ws import SEND_KEY
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.hub import Hub
 from adstack_gateway.node import Gateway
@@ -34,7 +35,6 @@ from adstack_gateway.sio import create_sio, upgrade_sid
 from adstack_gateway.sse import sse_endpoint
 from adstack_gateway.static import static_routes
 from adstack_gateway.ws import ws_endpoint
-from adstack_gateway.wsproto import SEND_KEY
 from adstack_metrics import record_redis_reconnect
 from adstack_runtime import setup_logging
 

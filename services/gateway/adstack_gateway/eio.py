@@ -22,6 +22,9 @@ python-engineio, as the gateway runs it, trusted its peers in ways an attack run
 The library's own log calls are routed through :class:`LibraryLog`: its chatter goes to
 DEBUG and the errors it logs for ordinary client mistakes (an unknown sid, a bad
 transport) to INFO; an exception inside a handler still logs its traceback at ERROR.
+
+The library's internals are reached only through :mod:`adstack_gateway._engineio` (the
+frame and handshake hooks, closing a session).
 """
 
 from __future__ import annotations
@@ -33,11 +36,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import engineio
-import socketio
-from engineio.async_drivers.asgi import WebSocket as AsgiWebSocket
-
 from adstack_gateway import metrics as m
+from adstack_gateway._engineio import EngineServer, SocketServer
 from adstack_gateway.limits import PendingHandshakes
 from adstack_gateway.siopacket import eio_payload_problem, eio_text_problem
 from adstack_protocol.codes import HttpErrorCode
@@ -104,25 +104,6 @@ class LibraryLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.logger.log(mapped, msg, *args, **kwargs)
 
 
-class CheckedWebSocket(AsgiWebSocket):  # type: ignore[misc]
-    """The ASGI WebSocket wrapper python-engineio reads frames from, checking each text
-    frame first: a frame that is not an Engine.IO packet ends the connection (the library
-    treats ``OSError`` from ``wait`` as the connection going away)."""
-
-    async def __call__(self, environ: dict[str, Any]) -> Any:
-        self.scope = environ.get("asgi.scope")
-        return await super().__call__(environ)
-
-    async def wait(self) -> Any:
-        data = await super().wait()
-        if isinstance(data, str):
-            problem = eio_text_problem(data)
-            if problem is not None:
-                report_violation("eio_garbage", problem, peer_of(getattr(self, "scope", None)))
-                raise OSError(problem)
-        return data
-
-
 async def respond(send: Send, status: int, code: str, message: str, *,
                   headers: list[tuple[bytes, bytes]] | None = None,
                   discard: Receive | None = None) -> None:
@@ -157,14 +138,11 @@ def _header(scope: MutableMapping[str, Any], name: bytes) -> bytes | None:
     return None
 
 
-class GatewayEngineIO(engineio.AsyncServer):  # type: ignore[misc]
+class GatewayEngineIO(EngineServer):
     """``engineio.AsyncServer`` with the guards in the module docstring."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The driver's module-level dict: copied, not changed.
-        drivers: dict[str, Any] = vars(self)["_async"]
-        self.__dict__["_async"] = {**drivers, "websocket": CheckedWebSocket}
         self.pending = PendingHandshakes(None, None)
         """Set by the gateway (``create_sio``) from its settings."""
 
@@ -220,38 +198,41 @@ class GatewayEngineIO(engineio.AsyncServer):  # type: ignore[misc]
             kind = "invalid_utf8" if problem.startswith("not UTF-8") else "eio_garbage"
             report_violation(kind, problem, peer)
             sid = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid")
-            socket = self.sockets.get(sid[0]) if sid else None
-            if socket is not None:
-                await socket.close(wait=False, abort=False,
-                                   reason=self.reason.TRANSPORT_ERROR)
-                self.sockets.pop(socket.sid, None)
+            if sid:
+                await self.end_broken(sid[0])
             await respond(send, 400, HttpErrorCode.BAD_PACKET.value,
                           f"the body is {problem}; the Engine.IO session is closed")
             return None
         return body
 
-    async def _handle_connect(self, environ: dict[str, Any], transport: str,
-                              jsonp_index: int | None = None) -> Any:
+    def frame_problem(self, text: str, scope: Any) -> str | None:
+        """A text WebSocket frame that is not an Engine.IO packet ends its connection."""
+        problem = eio_text_problem(text)
+        if problem is not None:
+            report_violation("eio_garbage", problem, peer_of(scope))
+        return problem
+
+    def handshake_refusal(self, environ: dict[str, Any]
+                          ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """``429`` with ``Retry-After`` over a pending-handshake cap."""
         peer = peer_of(environ.get("asgi.scope"))
-        if not self.pending.has_room(peer):
-            m.record_rate_limited("pending_handshakes")
-            log_refusal("handshake", "too many Engine.IO handshakes pending", peer)
-            return {"status": "429 Too Many Requests",
-                    "headers": [("Content-Type", "application/json"),
-                                ("Retry-After", str(RETRY_AFTER)), ("Connection", "close")],
-                    "response": json.dumps({"error": {
-                        "code": HttpErrorCode.TOO_MANY_HANDSHAKES.value,
-                        "message": "too many pending Socket.IO handshakes; retry later"}}
-                    ).encode()}
-        # No await between this check and the connect handler that counts the handshake
-        # (the library's OPEN packet goes into an unbounded queue without suspending).
-        return await super()._handle_connect(environ, transport, jsonp_index)
+        if self.pending.has_room(peer):
+            # No await between this check and the connect handler that counts the handshake
+            # (the library's OPEN packet goes into an unbounded queue without suspending).
+            return None
+        m.record_rate_limited("pending_handshakes")
+        log_refusal("handshake", "too many Engine.IO handshakes pending", peer)
+        return ("429 Too Many Requests",
+                [("Content-Type", "application/json"),
+                 ("Retry-After", str(RETRY_AFTER)), ("Connection", "close")],
+                json.dumps({"error": {
+                    "code": HttpErrorCode.TOO_MANY_HANDSHAKES.value,
+                    "message": "too many pending Socket.IO handshakes; retry later"}}
+                ).encode())
 
 
-class GatewaySocketIO(socketio.AsyncServer):  # type: ignore[misc]
+class GatewaySocketIO(SocketServer):
     """``socketio.AsyncServer`` on :class:`GatewayEngineIO`."""
 
+    engine_class = GatewayEngineIO
     eio: GatewayEngineIO
-
-    def _engineio_server_class(self) -> type[GatewayEngineIO]:
-        return GatewayEngineIO

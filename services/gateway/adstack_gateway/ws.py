@@ -6,10 +6,10 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from adstack_gateway._uvicorn_ws import direct_socket
 from adstack_gateway.node import Gateway, Refused
 from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import handshake_token
-from adstack_gateway.wsproto import direct_socket
 from adstack_protocol import CloseCode
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     try:
         await websocket.accept()
         if gateway.settings.ws_direct_write:
-            # Relayed frames are written straight to the socket (see wsproto.py).
+            # Relayed frames are written straight to the socket (see _uvicorn_ws.py).
             session.direct = direct_socket(websocket.scope)
         gateway.open(session)
         while True:

@@ -9,8 +9,8 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
+from adstack_gateway._uvicorn_ws import _Flag, _Inbox
 from adstack_gateway.outgoing import Outgoing, text_frame
-from adstack_gateway.wsproto import _Flag, _Inbox
 
 
 def parse(data: bytes) -> Frame:

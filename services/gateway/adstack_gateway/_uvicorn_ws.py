@@ -1,7 +1,28 @@
-"""The gateway's WebSocket server protocol: uvicorn's websockets-sansio, lighter per
-connection and able to take pre-built frames directly.
+"""Adapter for uvicorn's websockets-sansio protocol: the gateway's WebSocket server
+protocol, lighter per connection and able to take pre-built frames directly.
 
-uvicorn's ``websocket.send`` costs an ASGI message dict, an await, a websockets framing
+Relies on (uvicorn ``websockets_sansio_impl.WebSocketsSansIOProtocol``, checked with uvicorn
+0.54.0 from uv.lock and 0.55.0 by ``make test-latest``; fence ``uvicorn>=0.35,<0.55``; the
+class first appeared in 0.35):
+
+- subclasses it and replaces two instance attributes set in its ``__init__``: ``queue``
+  (an ``asyncio.Queue`` the app's ``receive`` reads: ``put_nowait``/``get``/``empty``/
+  ``qsize``) with :class:`_Inbox`, and ``writable`` (an ``asyncio.Event`` for write flow
+  control: ``set``/``clear``/``is_set``/``wait``) with :class:`_Flag`;
+- overrides ``handle_ping``, ``send_receive_event_to_app`` and ``send`` (calling the
+  originals) and calls ``handle_parser_exception``;
+- reads ``transport``, ``conn`` (the websockets ``ServerProtocol``: ``state``,
+  ``extensions``, ``send_close``), ``close_sent``, ``disconnected``, ``frames``,
+  ``curr_msg_data_type`` and ``client``; sets ``request``/``response`` to None after the
+  handshake;
+- the ASGI ``send`` callable uvicorn gives the app is the protocol's bound ``send`` method
+  (:func:`socket_of` finds the protocol through ``send.__self__``).
+
+:func:`require_shape` checks these names at import. The guard tests are
+tests/integration/test_direct_write.py, tests/unit/gateway/test_frames.py and
+tests/unit/test_third_party_internals.py.
+
+Why: uvicorn's ``websocket.send`` costs an ASGI message dict, an await, a websockets framing
 call and a ``transport.write`` per message per client. A relayed event's frame is the same
 for every client, so the gateway builds it once (``Outgoing.ws_frame``) and writes it
 straight to each connection with :meth:`GatewayWebSocketProtocol.write_frames` — coalesced
@@ -36,6 +57,19 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import State
 
 from adstack_gateway.eio import report_violation
+from adstack_runtime.internals import require_shape
+
+FENCE = "uvicorn>=0.35,<0.55"
+"""The dependency line of pyproject.toml that keeps other uvicorn releases out."""
+
+SHAPES = (
+    require_shape(
+        WebSocketsSansIOProtocol, fence=FENCE,
+        methods=("handle_ping", "send_receive_event_to_app", "handle_parser_exception", "send"),
+        attributes=("queue", "writable", "transport", "conn", "close_sent", "disconnected",
+                    "frames", "curr_msg_data_type", "client", "request", "response")),
+)
+"""What this adapter relies on, checked at import (re-checked by the guard tests)."""
 
 SEND_KEY = "adstack.server_send"
 """Scope key under which the gateway app keeps the server's own ASGI ``send`` callable."""
