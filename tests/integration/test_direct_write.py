@@ -1,6 +1,6 @@
 """Direct frame writes against a real uvicorn server and real WebSocket clients.
 
-The gateway writes relayed frames straight to uvicorn's connection (``wsproto.py``),
+The gateway writes relayed frames straight to uvicorn's connection (``_uvicorn_ws.py``),
 coalesced once per event-loop iteration (``session.Flusher``). These tests check that such
 frames arrive whole and in order among the frames uvicorn writes itself, that one iteration
 costs one write per client, that nothing is written once a close has started, that a

@@ -55,7 +55,7 @@ class DirectCapable(Protocol):
 
 
 class DirectSocket(Protocol):
-    """A connection that takes complete WebSocket frames synchronously (``wsproto.py``)."""
+    """A connection that takes complete WebSocket frames synchronously (``_uvicorn_ws.py``)."""
 
     def frames_open(self) -> bool:
         """True while frames may be written (open, no close handshake started)."""
