@@ -17,7 +17,7 @@ import time
 import msgspec
 
 from adstack_auth import can_subscribe
-from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, Store, keys
+from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, HistoryStore, keys
 from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.metrics import (
     observe_relay_since,
@@ -37,7 +37,7 @@ FEED_CHANNELS = {"block": keys.BLOCK_CHANNEL, "transaction": keys.TRANSACTION_CH
 class Hub:
     """Routes bus messages to local sessions. One per gateway process."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: HistoryStore) -> None:
         self.store = store
         self.subscriber: ChannelSubscriber | None = None
         self._contracts: dict[str, dict[Session, Subscription]] = {}

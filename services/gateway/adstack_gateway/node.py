@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
-from adstack_bus import BusUnavailable, HistoryPage, Store
+from adstack_bus import BusUnavailable, HistoryPage, HistoryStore
 from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
 from adstack_gateway.continuity import read_after, resume
@@ -112,7 +112,7 @@ class _Call:
 class Gateway:
     """Handles connections and commands; owns the hub, the store and the limits."""
 
-    def __init__(self, settings: GatewaySettings, store: Store, hub: Hub,
+    def __init__(self, settings: GatewaySettings, store: HistoryStore, hub: Hub,
                  verifier: TokenVerifier | None, backfill: RestHistory | None = None) -> None:
         self.settings = settings
         self.store = store
