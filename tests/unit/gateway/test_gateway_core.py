@@ -1,0 +1,212 @@
+"""The gateway's session rules, in-process: a real Gateway, Hub and Sessions over the
+in-memory bus, clients on loopback transports. No sockets, no Redis; milliseconds each.
+
+subscribe → deliver → filter → recover (``since``, and a bus reconnect) → slow client →
+drain → token expiry and refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adstack_gateway.node import Refused
+from adstack_protocol import CloseCode
+from tests.unit.gateway.rig import C1, C2, event, now, rig, settle, token, until
+
+
+async def test_subscribe_pushes_history_then_delivers_live_events_once() -> None:
+    async with rig(subscribe_history=2) as r:
+        await r.publish(event(1), event(2), event(3))
+        client = await r.connect()
+        reply = await client.send("subscribe", {"contractId": C1}, request_id=7)
+        assert reply is not None and reply.event == "subscribed"
+        epoch, _ = await r.position()
+        await r.publish(event(3), event(4))  # 3 is a duplicate: dropped by the publisher
+        frames = await client.frames(4)
+        subscribed, history, live = frames[1], frames[2], frames[3]
+        assert subscribed["requestId"] == 7
+        assert (subscribed["data"]["epoch"], subscribed["data"]["offset"]) == (epoch, 3)
+        assert history["event"] == "history"
+        assert [e["offset"] for e in history["data"]["events"]] == [3, 2]
+        assert (live["event"], live["data"]["offset"]) == ("event", 4)
+        assert await client.events(4) == []
+
+
+async def test_event_type_filter_and_unsubscribe() -> None:
+    async with rig(subscribe_history=0) as r:
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1, "eventTypes": ["spend_recorded"]})
+        await r.publish(event(1), event(2, etype="spend_recorded"), event(3),
+                        event(4, contract=C2))
+        assert await client.events(2) == [("event", 2)]
+        # Re-subscribing replaces the filter.
+        await client.send("subscribe", {"contractId": C1})
+        await r.publish(event(5))
+        assert await client.events(2) == [("event", 2), ("subscribed", C1), ("event", 4)]
+        await client.send("unsubscribe", {"contractId": C1})
+        await r.publish(event(6))
+        assert await client.events(5) == [("unsubscribed", C1)]
+        assert r.hub.local_channels() == 0
+        assert r.subscriber.channels == frozenset()
+
+
+async def test_subscribe_since_replays_what_was_missed_then_goes_live() -> None:
+    async with rig() as r:
+        await r.publish(*(event(n) for n in range(1, 6)))
+        epoch, _ = await r.position()
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1,
+                                        "since": {"epoch": epoch, "offset": 2}})
+        await r.publish(event(6))
+        frames = await client.frames(6)
+        assert frames[1]["data"]["recovered"] is True
+        assert await client.events(1) == [("subscribed", C1), ("event", 3), ("event", 4),
+                                          ("event", 5), ("event", 6)]
+
+
+async def test_subscribe_since_past_the_trimmed_history_says_recovered_false() -> None:
+    async with rig(history_limit=3) as r:
+        await r.publish(*(event(n) for n in range(1, 8)))
+        epoch, _ = await r.position()
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1,
+                                        "since": {"epoch": epoch, "offset": 1}})
+        frames = await client.frames(5)
+        assert (frames[1]["data"]["recovered"], frames[1]["data"]["offset"]) == (False, 4)
+        assert [f["data"]["offset"] for f in frames[2:]] == [5, 6, 7]
+        other = await r.connect(remote="10.0.0.2")
+        await other.send("subscribe", {"contractId": C1,
+                                       "since": {"epoch": "another", "offset": 3}})
+        frames = await other.frames(5)
+        assert (frames[1]["data"]["recovered"], frames[1]["data"]["epoch"]) == (False, epoch)
+
+
+async def test_a_bus_reconnect_replays_the_missed_events_in_order() -> None:
+    async with rig(subscribe_history=0) as r:
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1})
+        await r.publish(event(1))
+        r.broker.cut_links()
+        await r.publish(event(2), event(3))  # lost on the wire
+        r.broker.restore_links()
+        await r.publish(event(4))  # live, held until the re-read is done
+        await r.subscriber.settle()
+        await r.publish(event(5))
+        assert await client.events(2) == [("event", n) for n in range(1, 6)]
+
+
+async def test_a_bus_reconnect_past_the_trimmed_history_tells_of_the_gap() -> None:
+    async with rig(subscribe_history=0, history_limit=2) as r:
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1})
+        await r.publish(event(1))
+        r.broker.cut_links()
+        await r.publish(*(event(n) for n in range(2, 7)))
+        r.broker.restore_links()
+        await r.subscriber.settle()
+        frames = (await client.frames(6))[3:]
+        notice = frames[0]["data"]
+        assert (frames[0]["event"], notice["recovered"], notice["reason"],
+                notice["offset"]) == ("subscribed", False, "history_gap", 4)
+        assert [f["data"]["offset"] for f in frames[1:]] == [5, 6]
+
+
+async def test_a_client_that_stops_reading_is_closed_slow_queued_path() -> None:
+    async with rig(outbox_max_bytes=20_000, subscribe_history=0) as r:
+        slow = await r.connect()
+        fast = await r.connect(remote="10.0.0.2")
+        for client in (slow, fast):
+            await client.send("subscribe", {"contractId": C1})
+        await settle()
+        slow.transport.stop_reading()
+        for first in range(1, 100, 10):  # bursts the outbox takes, one at a time
+            await r.publish(*(event(n) for n in range(first, first + 10)))
+        assert await slow.closed() == (CloseCode.SLOW, "too slow: outbound queue overflow")
+        assert slow.session.closed and not fast.session.closed
+        assert len(await fast.frames(102)) == 102
+
+
+async def test_a_client_that_stops_reading_is_closed_slow_direct_path() -> None:
+    async with rig(outbox_max_bytes=4000, subscribe_history=0) as r:
+        client = await r.connect(direct=True)
+        await client.send("subscribe", {"contractId": C1})
+        await r.publish(event(1), event(2))
+        assert await client.events(2) == [("event", 1), ("event", 2)]
+        assert client.socket is not None
+        writes = client.socket.writes
+        await r.publish(*(event(n) for n in range(3, 30)))  # one batch: one write
+        assert client.socket.writes == writes + 1
+        assert await client.closed() == (CloseCode.SLOW, "too slow: outbound queue overflow")
+
+
+async def test_drain_closes_every_session_with_shutdown_and_refuses_new_ones() -> None:
+    async with rig() as r:
+        clients = [await r.connect(remote=f"10.0.0.{n}") for n in range(3)]
+        await r.gateway.drain(0.05)
+        for client in clients:
+            assert await client.closed() == (CloseCode.SHUTDOWN,
+                                             "gateway shutting down; reconnect")
+        with pytest.raises(Refused) as refused:
+            await r.gateway.handshake(None, None)
+        assert (refused.value.code, refused.value.reason) == (
+            CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+
+
+async def test_handshake_refusals() -> None:
+    async with rig(auth=True, allowed_origins=("https://app.example",),
+                   max_connections_per_ip=1) as r:
+        with pytest.raises(Refused) as refused:
+            await r.gateway.handshake(token(), "https://evil.example")
+        assert (refused.value.code, refused.value.reason) == (
+            CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+        with pytest.raises(Refused) as refused:
+            await r.gateway.handshake("not-a-token", None)
+        assert refused.value.code == CloseCode.POLICY_VIOLATION
+        assert refused.value.reason.startswith("auth failed: ")
+        await r.connect(token())
+        with pytest.raises(Refused) as refused:
+            await r.connect(token())
+        assert (refused.value.code, refused.value.reason) == (
+            CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your IP")
+
+
+async def test_a_token_that_expires_closes_the_session() -> None:
+    expires = int(now()) - 5
+    async with rig(auth=True, leeway=now() + 0.05 - expires) as r:
+        client = await r.connect(token(exp=expires))
+        assert await client.closed() == (CloseCode.TOKEN_EXPIRED,
+                                         "token expired; reconnect with a new token")
+
+
+async def test_refresh_moves_the_expiry_and_narrows_subscriptions() -> None:
+    expires = int(now()) - 5
+    async with rig(auth=True, leeway=now() + 0.05 - expires, subscribe_history=0) as r:
+        client = await r.connect(token(exp=expires))
+        for contract in (C1, C2):
+            await client.send("subscribe", {"contractId": contract})
+        wrong = await client.send("refresh", {"token": token("someone-else", exp=expires)})
+        assert wrong is not None and wrong.data == {"code": "INVALID_TOKEN",
+                                                    "message": "token is for another user"}
+        later = expires + 3600
+        reply = await client.send("refresh", {"token": token(exp=later, contracts=[C2])})
+        assert reply is not None and reply.data == {"expiresAt": later}
+        frames = await client.frames(6)
+        assert (frames[5]["event"], frames[5]["data"]["contractId"],
+                frames[5]["data"]["reason"]) == ("unsubscribed", C1, "forbidden")
+        await asyncio.sleep(0.1)  # past the first token's deadline
+        assert not client.session.closed
+        await r.publish(event(1), event(1, contract=C2))
+        await until(lambda: len(client.received()) >= 7)
+        assert client.received()[6]["data"]["contractId"] == C2
+
+
+async def test_rate_limit_closes_a_client_that_keeps_exceeding_it() -> None:
+    async with rig(rate_limit_per_second=0.001, rate_limit_burst=2,
+                   rate_limit_close_after=3) as r:
+        client = await r.connect()
+        replies = [await client.send("ping") for _ in range(5)]
+        assert [m.event if m else None for m in replies] == ["pong", "pong", "error",
+                                                             "error", None]
+        assert await client.closed() == (CloseCode.RATE_LIMITED, "rate limit exceeded")
