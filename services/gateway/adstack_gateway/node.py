@@ -47,7 +47,7 @@ from adstack_gateway.protocol import (
 )
 from adstack_gateway.session import Session, Subscription, Transport
 from adstack_gateway.settings import GatewaySettings
-from adstack_protocol import CloseCode, ErrorCode, ServerEvent
+from adstack_protocol import Disconnect, ErrorCode, ServerEvent
 from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,14 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
 
 
 class Refused(Exception):
-    """A connection attempt was refused: close it with ``code`` and ``reason``."""
+    """A connection attempt was refused: close it as ``disconnect`` says (``code`` and
+    ``reason`` are its close code and reason text)."""
 
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+    def __init__(self, disconnect: Disconnect) -> None:
+        super().__init__(disconnect.reason)
+        self.disconnect = disconnect
+        self.code = disconnect.code
+        self.reason = disconnect.reason
 
 
 class _Call:
@@ -149,15 +151,15 @@ class Gateway:
             Refused: with the close code and reason to give the client.
         """
         if self.draining:
-            raise Refused(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+            raise Refused(Disconnect.SHUTDOWN)
         if not origin_allowed(origin, self.settings.allowed_origins):
             m.record_auth_failure("forbidden_origin")
-            raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+            raise Refused(Disconnect.FORBIDDEN_ORIGIN)
         try:
             return await self.authenticate(token)
         except AuthError as exc:
             m.record_auth_failure(exc.reason)
-            raise Refused(CloseCode.POLICY_VIOLATION, f"auth failed: {exc.message}") from exc
+            raise Refused(Disconnect.AUTH_FAILED.detailed(exc.message)) from exc
 
     def new_session(self, claims: Claims, transport: Transport, *, remote: str,
                     kind: str) -> Session:
@@ -171,7 +173,7 @@ class Gateway:
         settings = self.settings
         if not self.connections.try_add(remote):
             m.record_rate_limited("connections_per_ip")
-            raise Refused(CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your IP")
+            raise Refused(Disconnect.TOO_MANY_CONNECTIONS)
         session = Session(
             new_session_id(), claims, transport, outbox_max_bytes=settings.outbox_max_bytes,
             remote=remote, kind=kind, flusher=self.hub.flusher,
@@ -243,7 +245,7 @@ class Gateway:
             delay = start + offset - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            session.close_soon(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+            session.close_soon(Disconnect.SHUTDOWN)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._emptied.wait(),
                                    max(0.0, start + window * 0.9 - loop.time()))
@@ -273,7 +275,7 @@ class Gateway:
         m.record_rate_limited("commands")
         if verdict is Verdict.CLOSE:
             log.info("session %s closed: kept exceeding the rate limit", session.id)
-            session.close_soon(CloseCode.RATE_LIMITED, "rate limit exceeded")
+            session.close_soon(Disconnect.RATE_LIMITED)
         else:
             self._error(call, ErrorCode.RATE_LIMITED, "too many commands; slow down")
         return False

@@ -31,7 +31,7 @@ from adstack_auth import Claims
 from adstack_gateway import metrics as m
 from adstack_gateway.limits import CommandLimiter
 from adstack_gateway.outgoing import Outgoing
-from adstack_protocol import CloseCode
+from adstack_protocol import CloseCode, Disconnect
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +164,7 @@ class Session:
             self._expiry = None
         if delay is not None and not self.closed:
             self._expiry = asyncio.get_running_loop().call_later(
-                delay, self.close_soon, CloseCode.TOKEN_EXPIRED,
-                "token expired; reconnect with a new token")
+                delay, self.close_soon, Disconnect.TOKEN_EXPIRED)
 
     def offer(self, message: Outgoing) -> None:
         """Queue ``message`` without waiting. Closes the session (SLOW) on overflow."""
@@ -208,16 +207,21 @@ class Session:
     def too_slow(self) -> None:
         """The client does not take its frames fast enough: close it with ``SLOW``."""
         log.info("session %s too slow: outbox over %d bytes", self.id, self.outbox_max_bytes)
-        self.close_soon(CloseCode.SLOW, "too slow: outbound queue overflow")
+        self.close_soon(Disconnect.SLOW)
 
-    def close_soon(self, code: int, reason: str) -> None:
-        """Mark closed and close the transport in the background (never blocks the caller).
+    def close_soon(self, disconnect: Disconnect | int, reason: str = "") -> None:
+        """Mark closed and close the transport in the background (never blocks the caller),
+        with ``disconnect``'s code and reason (the older spelling ``close_soon(code, reason)``
+        is still accepted: the code must be a :class:`CloseCode`).
 
         Frames already due this iteration are written first (a reply before its close);
         the queued path's outbox is dropped.
         """
         if self.closed:
             return
+        if not isinstance(disconnect, Disconnect):
+            disconnect = Disconnect(CloseCode(disconnect), reason)
+        code, reason = disconnect.code, disconnect.reason
         if code == CloseCode.SLOW:
             m.record_outbox_overflow()
         if self._pending and code != CloseCode.SLOW:

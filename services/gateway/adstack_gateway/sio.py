@@ -43,7 +43,7 @@ from adstack_gateway.protocol import handshake_token
 from adstack_gateway.session import Session
 from adstack_gateway.siopacket import command_arguments, packet_problem
 from adstack_gateway.wsproto import GatewayWebSocketProtocol, direct_socket, socket_of
-from adstack_protocol import CloseCode, ServerEvent, close_is_terminal
+from adstack_protocol import Disconnect, ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ def create_sio(gateway: Gateway, upgrades: dict[str, Any] | None = None
         if session is not None:
             if not session.closed:
                 log.info("Socket.IO connection %s closed: %s", eio_sid, problem)
-                session.close_soon(CloseCode.BAD_REQUEST, problem)
+                session.close_soon(Disconnect.BAD_PACKET.with_reason(problem))
         elif eio_sid in sio.eio.sockets:
             record = connections.get(eio_sid)
             report_violation("sio_malformed", problem, record.ip if record else "")
