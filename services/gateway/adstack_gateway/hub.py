@@ -17,8 +17,7 @@ import time
 import msgspec
 
 from adstack_auth import can_subscribe
-from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, HistoryStore, keys
-from adstack_gateway.continuity import read_after, resume
+from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryStore, keys
 from adstack_gateway.metrics import (
     observe_relay_since,
     record_bus_malformed,
@@ -26,6 +25,7 @@ from adstack_gateway.metrics import (
     record_resume_gap,
 )
 from adstack_gateway.outgoing import Outgoing, matches
+from adstack_gateway.recovery import read_missed
 from adstack_gateway.session import Flusher, Session, Subscription
 from adstack_protocol import ServerEvent
 
@@ -243,26 +243,18 @@ class Hub:
         sessions = self._contracts.get(contract_id)
         if not sessions:
             return True
-        position = await self.store.position(contract_id)
-        epoch = None if position is None else position.epoch
-        current = 0 if position is None else position.offset
         # Buffered subscriptions are in the middle of their own `since` recovery.
-        resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
-        after = min((read_after(sub.epoch, sub.last_offset, epoch, current)
-                     for _session, sub in resuming), default=current)
-        page = HistoryPage(events=[], offsets=[], kinds=[])
-        if epoch is not None and after < current:
-            page = await self.store.since(contract_id, after)
+        missed, page = await read_missed(
+            self.store, contract_id,
+            [(sub.epoch, sub.last_offset) for sub in sessions.values() if sub.buffer is None])
         if self._losses.get(contract_id, 0) != losses:
             return False
         sessions = self._contracts.get(contract_id, {})
         resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
-        if page.offsets:
-            current = max(current, page.offsets[-1])
-        first = page.offsets[0] if page.offsets else None
+        epoch, first = missed.epoch, missed.first
         gaps = 0
         for session, sub in resuming:
-            verdict = resume(sub.epoch, sub.last_offset, epoch, current, first)
+            verdict = missed.decide(sub.epoch, sub.last_offset)
             if verdict.continuous:
                 continue
             gaps += 1

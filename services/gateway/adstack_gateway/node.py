@@ -19,10 +19,9 @@ from typing import Any
 import msgspec
 
 from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
-from adstack_bus import BusUnavailable, HistoryPage, HistoryStore
+from adstack_bus import BusUnavailable, HistoryStore
 from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
-from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.hub import Hub, history_message, route
 from adstack_gateway.limits import (
     CommandLimiter,
@@ -45,6 +44,7 @@ from adstack_gateway.protocol import (
     parse_command,
     parse_frame,
 )
+from adstack_gateway.recovery import read_missed
 from adstack_gateway.session import Session, Subscription, Transport
 from adstack_gateway.settings import GatewaySettings
 from adstack_protocol import Disconnect, ErrorCode, ServerEvent
@@ -419,21 +419,13 @@ class Gateway:
         since = cmd.since
         assert since is not None, "only called for a subscribe with since"
         try:
-            position = await self.store.position(contract)
-            epoch = None if position is None else position.epoch
-            current = 0 if position is None else position.offset
-            after = read_after(since.epoch, since.offset, epoch, current)
-            page = HistoryPage(events=[], offsets=[], kinds=[])
-            if epoch is not None and after < current:
-                page = await self.store.since(contract, after)
+            missed, page = await read_missed(self.store, contract, [(since.epoch, since.offset)])
         except BusUnavailable:
             return "unavailable", []
-        if page.offsets:
-            current = max(current, page.offsets[-1])
-        # One rule for this path and the hub's bus reconnect (continuity.resume): all of
-        # the gap, or recovered: false and every event the history still holds after it.
-        verdict = resume(since.epoch, since.offset, epoch, current,
-                         page.offsets[0] if page.offsets else None)
+        # One read and one rule for this path and the hub's bus reconnect (recovery,
+        # continuity): all of the gap, or recovered: false and every event the history
+        # still holds after it.
+        verdict = missed.decide(since.epoch, since.offset)
         sub.epoch, sub.last_offset = verdict.epoch, verdict.after
         replay = [history_message(data, kind, offset, verdict.epoch)
                   for data, offset, kind in zip(page.events, page.offsets, page.kinds,
