@@ -24,9 +24,10 @@ from adstack_gateway.metrics import (
     record_delivery,
     record_resume_gap,
 )
-from adstack_gateway.outgoing import Outgoing, matches
+from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.recovery import read_missed
-from adstack_gateway.session import Flusher, Session, Subscription
+from adstack_gateway.rules import DELIVER, GAP, Subscription, admit
+from adstack_gateway.session import Flusher, Session
 from adstack_protocol import ServerEvent
 
 log = logging.getLogger(__name__)
@@ -277,8 +278,14 @@ class Hub:
         if message.offset:
             self.positions[contract_id] = (message.epoch, message.offset)
         count = 0
+        deliver = DELIVER
         for session, sub in self._contracts.get(contract_id, {}).items():
-            if route(session, sub, message, contract_id):
+            # The per-client rule (rules.admit) inline: one call, no allocation per client.
+            outcome = admit(sub, message)
+            if outcome == deliver:
+                session.offer(message)
+                count += 1
+            elif outcome == GAP and _after_gap(session, sub, message, contract_id):
                 count += 1
         self._count(message, count)
 
@@ -348,25 +355,25 @@ def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:
 
 
 def route(session: Session, sub: Subscription, message: Outgoing, contract_id: str) -> bool:
-    """Offer ``message`` to one subscription: buffer while recovering, drop duplicates.
+    """Offer ``message`` to one subscription as :func:`adstack_gateway.rules.admit` decides:
+    buffer while recovering, drop duplicates, tell of a gap first, filter by event type.
 
     Returns True if it was offered to the session now.
     """
-    if sub.buffer is not None:
-        sub.buffer.append(message)
-        return False
-    if message.offset:
-        if message.epoch == sub.epoch and message.offset <= sub.last_offset:
-            return False
-        if sub.epoch and (message.offset != sub.last_offset + 1 or message.epoch != sub.epoch):
-            # Never a silent jump: whatever let offsets go missing (a history re-read that
-            # failed, an unconfirmed channel), the subscriber hears of it before the event.
-            sub.epoch, sub.last_offset = message.epoch, message.offset - 1
-            session.offer(gap_notice(contract_id, sub, "gap"))
-            record_resume_gap(1)
-        sub.last_offset = message.offset
-        sub.epoch = message.epoch
-    if message.event != "event" or matches(sub.event_types, message.event_type):
+    outcome = admit(sub, message)
+    if outcome == DELIVER:
+        session.offer(message)
+        return True
+    return outcome == GAP and _after_gap(session, sub, message, contract_id)
+
+
+def _after_gap(session: Session, sub: Subscription, message: Outgoing,
+               contract_id: str) -> bool:
+    """Tell the client of the gap ``admit`` found before ``message``, then offer the message
+    (its subscription now stands right before it). True if the message was offered."""
+    session.offer(gap_notice(contract_id, sub, "gap"))
+    record_resume_gap(1)
+    if admit(sub, message) == DELIVER:
         session.offer(message)
         return True
     return False

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
+from adstack_auth import AuthError, Claims, TokenVerifier
 from adstack_bus import BusUnavailable, HistoryStore
 from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
@@ -45,7 +45,8 @@ from adstack_gateway.protocol import (
     parse_frame,
 )
 from adstack_gateway.recovery import read_missed
-from adstack_gateway.session import Session, Subscription, Transport
+from adstack_gateway.rules import Subscription
+from adstack_gateway.session import Session, Transport
 from adstack_gateway.settings import GatewaySettings
 from adstack_protocol import Disconnect, ErrorCode, ServerEvent
 from adstack_runtime import bind_log_context
@@ -177,6 +178,7 @@ class Gateway:
         session = Session(
             new_session_id(), claims, transport, outbox_max_bytes=settings.outbox_max_bytes,
             remote=remote, kind=kind, flusher=self.hub.flusher,
+            max_subscriptions=settings.max_subscriptions,
             limiter=CommandLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
                                    settings.rate_limit_close_after, time.monotonic()))
         session.registered = True
@@ -267,9 +269,7 @@ class Gateway:
     def _admit(self, call: _Call) -> bool:
         """Apply the command rate limit; False if the command must be dropped."""
         session = call.session
-        if session.limiter is None:
-            return True
-        verdict = session.limiter.check(time.monotonic())
+        verdict = session.rules.admit_command(time.monotonic())
         if verdict is Verdict.ALLOW:
             return True
         m.record_rate_limited("commands")
@@ -332,20 +332,13 @@ class Gateway:
             self._reply(call, ServerEvent.SUBSCRIBED,
                         self._subscribed_body(contract, cmd, existing, recovered=None))
             return
-        if len(session.subscriptions) >= self.settings.max_subscriptions:
-            raise ProtocolError(
-                ErrorCode.MAX_SUBSCRIPTIONS,
-                f"maximum of {self.settings.max_subscriptions} subscriptions per connection")
-        self._allow(call, contract)
-        sub = Subscription(cmd.event_types)
         # The order a client sees: ``subscribed`` (with the offset it starts after), then
         # the pushed history or the recovery replay, then only events after that offset. Live
         # messages that arrive while the channel is subscribed and the position read wait
-        # here, and are released (duplicates and anything at or below the reply's offset
-        # dropped by route()) after the reply.
+        # in the new subscription's buffer, and are released (duplicates and anything at or
+        # below the reply's offset dropped by route()) after the reply.
+        sub = session.rules.subscribe(contract, cmd.event_types)
         push_history = cmd.since is None and self.settings.subscribe_history > 0
-        sub.buffer = []
-        session.subscriptions[contract] = sub
         confirmed = await self.hub.add(session, contract, sub)
         recovered: bool | None = None
         replay: list[Outgoing] = []
@@ -450,9 +443,7 @@ class Gateway:
 
     async def _unsubscribe(self, call: _Call, cmd: Unsubscribe) -> None:
         session = call.session
-        if cmd.contract_id not in session.subscriptions:
-            raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, "not subscribed to this contract")
-        del session.subscriptions[cmd.contract_id]
+        session.rules.unsubscribe(cmd.contract_id)
         await self.hub.remove(session, cmd.contract_id)
         self._reply(call, ServerEvent.UNSUBSCRIBED, {
             "contractId": cmd.contract_id, "timestamp": int(time.time() * 1000)})
@@ -460,8 +451,7 @@ class Gateway:
     @staticmethod
     def _allow(call: _Call, contract: str) -> None:
         """The token's ``contracts`` claim bounds every read, not only subscriptions."""
-        if not can_subscribe(call.session.claims, contract):
-            raise ProtocolError(ErrorCode.FORBIDDEN, "your token does not allow this contract")
+        call.session.rules.allow(contract)
 
     async def _history(self, call: _Call, cmd: GetHistory) -> None:
         self._allow(call, cmd.contract_id)
@@ -497,10 +487,7 @@ class Gateway:
 
     async def _feed(self, call: _Call, cmd: Feed) -> None:
         session = call.session
-        if cmd.on:
-            session.feeds.add(cmd.feed)
-        else:
-            session.feeds.discard(cmd.feed)
+        session.rules.set_feed(cmd.feed, cmd.on)
         await self.hub.set_feed(session, cmd.feed, cmd.on)
         event = ServerEvent.SUBSCRIBED if cmd.on else ServerEvent.UNSUBSCRIBED
         self._reply(call, event, {"feed": cmd.feed, "timestamp": int(time.time() * 1000)})
@@ -517,14 +504,12 @@ class Gateway:
             raise ProtocolError(ErrorCode.INVALID_TOKEN, exc.message) from exc
         if claims.user_id != session.claims.user_id:
             m.record_auth_failure("wrong_user")
-            raise ProtocolError(ErrorCode.INVALID_TOKEN, "token is for another user")
-        session.claims = claims
+        # A narrower token ends the subscriptions it no longer allows.
+        dropped = session.rules.refresh(claims)  # ProtocolError: another user
         session.expire_in(expiry_delay(claims.expires_at, self.settings.jwt.leeway,
                                        time.time()))
         self._reply(call, ServerEvent.REFRESHED, {"expiresAt": claims.expires_at})
-        # A narrower token ends the subscriptions it no longer allows.
-        for contract in [c for c in session.subscriptions if not can_subscribe(claims, c)]:
-            del session.subscriptions[contract]
+        for contract in dropped:
             await self.hub.remove(session, contract)
             session.offer(Outgoing(ServerEvent.UNSUBSCRIBED, data={
                 "contractId": contract, "reason": "forbidden",
