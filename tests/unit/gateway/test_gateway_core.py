@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
+from adstack_auth import Claims
+from adstack_bus import keys
 from adstack_gateway.node import Refused
 from adstack_protocol import CloseCode
 from tests.unit.gateway.rig import C1, C2, event, now, rig, settle, token, until
@@ -210,3 +213,61 @@ async def test_rate_limit_closes_a_client_that_keeps_exceeding_it() -> None:
         assert [m.event if m else None for m in replies] == ["pong", "pong", "error",
                                                              "error", None]
         assert await client.closed() == (CloseCode.RATE_LIMITED, "rate limit exceeded")
+
+
+async def test_history_and_stats_commands_and_a_store_that_fails() -> None:
+    async with rig() as r:
+        await r.publish(event(1), event(2, etype="spend_recorded"), event(3))
+        client = await r.connect()
+        history = await client.send("getHistory", {"contractId": C1, "limit": 2},
+                                    request_id="h")
+        assert history is not None
+        body = history.data
+        assert ([e["offset"] for e in body["events"]], body["count"], body["limit"],
+                history.request_id) == ([3, 2], 2, 2, "h")
+        stats = await client.send("getStats", {"contractId": C1})
+        assert stats is not None and stats.data["byType"] == {"campaign_created": 2,
+                                                              "spend_recorded": 1}
+        r.broker.available = False
+        failed = [await client.send(name, {"contractId": C1})
+                  for name in ("getHistory", "getStats")]
+        assert [m.data["code"] if m else None for m in failed] == ["HISTORY_ERROR",
+                                                                  "STATS_ERROR"]
+
+
+async def test_a_subscribe_since_while_the_store_fails_is_not_recovered() -> None:
+    async with rig() as r:
+        await r.publish(event(1), event(2))
+        epoch, _ = await r.position()
+        client = await r.connect()
+        r.broker.available = False
+        await client.send("subscribe", {"contractId": C1,
+                                        "since": {"epoch": epoch, "offset": 1}})
+        frames = await client.frames(2)
+        assert (frames[1]["event"], frames[1]["data"]["recovered"]) == ("subscribed", False)
+        r.broker.available = True
+        await r.publish(event(3))
+        assert await client.events(2) == [("event", 3)]
+
+
+async def test_block_feed_and_global_events() -> None:
+    async with rig(global_events=True) as r:
+        await r.hub.subscribe_global()
+        client = await r.connect()
+        narrow = await r.connect(token=None, remote="10.0.0.2")
+        narrow.session.claims = Claims(user_id="n", contracts=(C2,))  # as a narrow token
+        reply = await client.send("subscribeBlocks")
+        assert reply is not None and reply.data["feed"] == "block"
+        await r.publisher.publish_feed(keys.BLOCK_CHANNEL,
+                                       b'{"event":"block","data":{"height":7}}')
+        await r.publisher.publish_feed(keys.GLOBAL_CHANNEL, msgspec.json.encode(
+            {"event": "global_events", "data": [
+                {"contractId": C1, "type": "a", "timestamp": 1},
+                {"contractId": C2, "type": "b", "timestamp": 2}]}))
+        await settle()
+        assert [(f["event"], f["data"].get("height", f["data"].get("contractId")))
+                for f in client.received()[2:]] == [("block", 7), ("global_event", C1),
+                                                    ("global_event", C2)]
+        assert [f["data"]["contractId"] for f in narrow.received()[1:]] == [C2]
+        await client.send("unsubscribeBlocks")
+        assert keys.BLOCK_CHANNEL not in r.subscriber.channels
