@@ -361,14 +361,22 @@ class Gateway:
             return  # unsubscribed (or the session closed) meanwhile: nothing to release
         if history:
             session.offer(history_push(contract, history))
-        if sub.buffer is not None:
-            buffered, sub.buffer = sub.buffer, None
-            for message in (*replay, *buffered):
-                if route(session, sub, message, contract):
-                    # Replayed or held back during recovery: a delivery like a live one
-                    # (no relay-latency sample: it was not relayed as it was published).
-                    m.record_delivery(1, frame=message.event, event_type=message.event_type,
-                                      source=message.source)
+        self._release(session, contract, sub, replay)
+
+    @staticmethod
+    def _release(session: Session, contract: str, sub: Subscription,
+                 replay: list[Outgoing]) -> None:
+        """End the subscription's recovery: route the replay, then the live messages held
+        meanwhile, through the delivery rule (duplicates and gaps as for live ones)."""
+        if sub.buffer is None:
+            return
+        buffered, sub.buffer = sub.buffer, None
+        for message in (*replay, *buffered):
+            if route(session, sub, message, contract):
+                # Replayed or held back during recovery: a delivery like a live one
+                # (no relay-latency sample: it was not relayed as it was published).
+                m.record_delivery(1, frame=message.event, event_type=message.event_type,
+                                  source=message.source)
 
     async def _recent(self, contract: str, sub: Subscription) -> list[bytes]:
         """The newest events (newest first, at most ``SUBSCRIBE_HISTORY``) at or before the
