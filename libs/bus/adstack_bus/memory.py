@@ -114,8 +114,12 @@ class _Contract:
 class MemoryBroker:
     """One in-process "Redis": the data of every contract and the pub/sub links."""
 
-    def __init__(self, *, new_epoch: Callable[[], str] | None = None) -> None:
+    def __init__(self, *, new_epoch: Callable[[], str] | None = None,
+                 read_turns: int = 1) -> None:
         self._new_epoch = new_epoch or (lambda: secrets.token_hex(6))
+        self.read_turns = read_turns
+        """Event-loop iterations a store read takes (its round trip): other tasks, such as
+        the subscriber delivering live messages, run meanwhile."""
         self.contracts: dict[str, _Contract] = {}
         self.contract_ids: set[str] = set()
         self._subscribers: list[MemorySubscriber] = []
@@ -296,12 +300,16 @@ class MemoryStore:
     def __init__(self, broker: MemoryBroker) -> None:
         self._broker = broker
 
-    def _state(self, contract_id: str, what: str) -> _Contract | None:
+    async def _state(self, contract_id: str, what: str) -> _Contract | None:
+        # A read is a round trip: other tasks run meanwhile (live messages arrive during a
+        # subscribe's position read, as they do with Redis).
+        for _ in range(self._broker.read_turns):
+            await asyncio.sleep(0)
         self._broker._check(what)
         return self._broker.contracts.get(contract_id)
 
     async def recent(self, contract_id: str, limit: int) -> list[bytes]:
-        state = self._state(contract_id, "history read")
+        state = await self._state(contract_id, "history read")
         if state is None:
             return []
         out: list[bytes] = []
@@ -321,7 +329,7 @@ class MemoryStore:
         return out
 
     async def since(self, contract_id: str, offset: int) -> HistoryPage:
-        state = self._state(contract_id, "history read")
+        state = await self._state(contract_id, "history read")
         page = HistoryPage(events=[], offsets=[], kinds=[])
         for entry in state.history if state is not None else ():
             if entry.offset > offset:
@@ -331,17 +339,17 @@ class MemoryStore:
         return page
 
     async def first_offset(self, contract_id: str) -> int | None:
-        state = self._state(contract_id, "history read")
+        state = await self._state(contract_id, "history read")
         return state.history[0].offset if state is not None and state.history else None
 
     async def position(self, contract_id: str) -> Position | None:
-        state = self._state(contract_id, "position read")
+        state = await self._state(contract_id, "position read")
         if state is None or state.epoch is None:
             return None
         return Position(epoch=state.epoch, offset=state.offset)
 
     async def stats(self, contract_id: str) -> dict[str, Any]:
-        state = self._state(contract_id, "stats read")
+        state = await self._state(contract_id, "stats read")
         if state is None:
             return {"contractId": contract_id, "total": 0, "byType": {}, "lastUpdated": None}
         return {"contractId": contract_id, "total": state.total,
@@ -349,7 +357,7 @@ class MemoryStore:
                 "lastUpdated": state.last}
 
     async def chain_feed(self) -> ChainFeed:
-        self._broker._check("chain feed read")
+        await self._state("", "chain feed read")
         return ChainFeed(leader=None, heard_at=None, heard_by=None)
 
     async def ping(self) -> bool:

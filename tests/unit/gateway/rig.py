@@ -105,8 +105,9 @@ async def settle() -> None:
 class Rig:
     """A gateway over an in-memory bus, wired as ``app.create_app`` wires the real one."""
 
-    def __init__(self, settings: GatewaySettings, verifier: TokenVerifier | None) -> None:
-        self.broker = MemoryBroker()
+    def __init__(self, settings: GatewaySettings, verifier: TokenVerifier | None, *,
+                 read_turns: int = 1) -> None:
+        self.broker = MemoryBroker(read_turns=read_turns)
         self.publisher = self.broker.publisher(history_limit=settings.history_limit)
         self.store = self.broker.store()
         self.hub = Hub(self.store)
@@ -139,13 +140,14 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(*, auth: bool = False, leeway: float = 30.0,
+async def rig(*, auth: bool = False, leeway: float = 30.0, read_turns: int = 1,
               **overrides: Any) -> AsyncIterator[Rig]:
     settings = msgspec.structs.replace(
         GatewaySettings(), skip_auth=not auth,
         jwt=VerifierConfig(secret=SECRET, algorithms=("HS256",), leeway=leeway),
         **overrides)
-    made = Rig(settings, TokenVerifier(settings.jwt) if auth else None)
+    made = Rig(settings, TokenVerifier(settings.jwt) if auth else None,
+               read_turns=read_turns)
     task = asyncio.create_task(made.subscriber.run(), name="relay")
     await asyncio.wait_for(made.subscriber.connected.wait(), 1)
     try:

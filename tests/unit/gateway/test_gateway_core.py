@@ -271,3 +271,30 @@ async def test_block_feed_and_global_events() -> None:
         assert [f["data"]["contractId"] for f in narrow.received()[1:]] == [C2]
         await client.send("unsubscribeBlocks")
         assert keys.BLOCK_CHANNEL not in r.subscriber.channels
+
+
+async def test_subscribing_while_events_flow_gets_each_event_once_in_order() -> None:
+    # Store reads take a few loop turns: live events arrive while a subscribe reads.
+    async with rig(subscribe_history=5, read_turns=4) as r:
+        async def flow() -> None:
+            for n in range(1, 41):
+                await r.publisher.publish_events([event(n)])
+                await asyncio.sleep(0)
+
+        await r.publish(event(0))
+        publishing = asyncio.create_task(flow())
+        clients = []
+        for n in range(4):  # each subscribes at another point of the flow
+            client = await r.connect(remote=f"10.0.1.{n}")
+            await client.send("subscribe", {"contractId": C1})
+            clients.append(client)
+        await publishing
+        await settle()
+        for client in clients:
+            frames = client.received()[1:]
+            start = frames[0]["data"]["offset"]
+            pushed = [e["offset"] for e in frames[1]["data"]["events"]]
+            live = [(f["event"], f["data"]["offset"]) for f in frames[2:]]
+            assert pushed == list(range(start, max(0, start - 5), -1))
+            assert live == [("event", n) for n in range(start + 1, 42)]
+        assert len({c.received()[1]["data"]["offset"] for c in clients}) == len(clients)
