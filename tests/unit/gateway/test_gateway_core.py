@@ -298,3 +298,22 @@ async def test_subscribing_while_events_flow_gets_each_event_once_in_order() -> 
             assert pushed == list(range(start, max(0, start - 5), -1))
             assert live == [("event", n) for n in range(start + 1, 42)]
         assert len({c.received()[1]["data"]["offset"] for c in clients}) == len(clients)
+
+
+async def test_a_link_lost_again_during_the_re_read_is_re_read_by_the_next_reconnect() -> None:
+    async with rig(subscribe_history=0, read_turns=3) as r:
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1})
+        await r.publish(event(1))
+        r.broker.cut_links()
+        await r.publisher.publish_events([event(2)])
+        r.broker.restore_links()
+        await asyncio.sleep(0)  # the re-read has started, and is reading
+        r.broker.cut_links()
+        await r.publisher.publish_events([event(3)])
+        r.broker.restore_links()
+        await r.publisher.publish_events([event(4)])  # live, held: must follow 3
+        await r.subscriber.settle()
+        await r.publish(event(5))
+        assert await client.events(2) == [("event", n) for n in range(1, 6)]
+        assert r.subscriber.reconnects == 2
