@@ -5,7 +5,9 @@
 - :class:`Publisher`: the ingester's atomic publish (dedup, offsets, history, stats, pub/sub).
 - :class:`Subscriber`: a gateway's one pub/sub connection, with dynamic channels and reconnect;
   :class:`ClusterSubscriber`: the same over every master of a Redis Cluster (shard channels).
-- :class:`Store`: reads of history, positions and stats.
+- :class:`Store`: reads of history, positions and stats (:class:`HistoryStore`: what a
+  gateway reads, also implemented in memory).
+- :mod:`adstack_bus.memory`: the same bus and store in-process, for tests without Redis.
 - :class:`Lease`: the ingester leader lease with a fencing token.
 - :class:`ChainStore`: the ingester's recent chain view (for reorgs after a failover).
 - :mod:`adstack_bus.feed`: whether the chain feed is live (the leader's source heartbeat).
@@ -13,7 +15,7 @@
 """
 
 from adstack_bus.backend import Bus, connect
-from adstack_bus.base import ChannelSubscriber
+from adstack_bus.base import ChannelSubscriber, HistoryStore
 from adstack_bus.chainstore import ChainSnapshot, ChainStore
 from adstack_bus.cluster import ClusterSubscriber
 from adstack_bus.connection import (
@@ -41,6 +43,7 @@ __all__ = [
     "ChannelSubscriber",
     "ClusterSubscriber",
     "HistoryPage",
+    "HistoryStore",
     "Lease",
     "NotLeader",
     "Position",

@@ -1,14 +1,19 @@
-"""Every error code and WebSocket close code the gateway uses, in one place.
+"""Every error code, WebSocket close code and server-initiated close the gateway uses, in one
+place.
 
 Error codes travel in ``error`` frames ``{"message", "code"}``; the connection stays open.
-Close codes end a connection. Following Centrifugo's split, 4000–4499 mean "reconnect
-(with backoff)" and 4500–4999 mean "do not reconnect with the same credentials".
+Close codes end a connection; a :class:`Disconnect` is one close as a value (code, the reason
+text clients see, whether to reconnect), named once here and used by every close.
+Following Centrifugo's split, 4000–4499 mean "reconnect (with backoff)" and 4500–4999 mean
+"do not reconnect with the same credentials".
 docs/protocol.md lists the same tables.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import ClassVar
 
 
 class ErrorCode(StrEnum):
@@ -69,7 +74,10 @@ class CloseCode(IntEnum):
 
     # 4500–4999: terminal, do not reconnect with the same credentials.
     INVALID_TOKEN = 4500
-    """The token is invalid (signature, claims, algorithm)."""
+    """Reserved: the token is invalid. Never sent today: a handshake with a bad token is
+    refused with ``POLICY_VIOLATION`` (1008, what clients and the compat suite expect) and a
+    ``refresh`` with one gets an ``INVALID_TOKEN`` error frame. Kept because the SDK and the
+    README list 4500 as terminal and the ``invalid_token`` disconnect label exists."""
     BAD_REQUEST = 4501
     """The client broke the protocol (e.g. a binary frame on the JSON protocol)."""
     FORBIDDEN_ORIGIN = 4502
@@ -79,6 +87,65 @@ class CloseCode(IntEnum):
 def close_is_terminal(code: int) -> bool:
     """True if a client should not reconnect automatically after this close code."""
     return 4500 <= code <= 4999 or code in (CloseCode.POLICY_VIOLATION,)
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """One server-initiated close: its code, the reason text the client reads, and whether
+    the client should reconnect (centrifuge's disconnects as values).
+
+    The named values below are every close the gateway makes; a transport or a rule picks
+    one (``session.close_soon(Disconnect.SLOW)``, ``Refused(Disconnect.SHUTDOWN)``) instead
+    of writing a code and a text. Their reasons are wire text: clients and tests match them.
+    """
+
+    code: CloseCode
+    reason: str
+
+    SHUTDOWN: ClassVar[Disconnect]
+    SLOW: ClassVar[Disconnect]
+    RATE_LIMITED: ClassVar[Disconnect]
+    TOO_MANY_CONNECTIONS: ClassVar[Disconnect]
+    TOKEN_EXPIRED: ClassVar[Disconnect]
+    AUTH_FAILED: ClassVar[Disconnect]
+    FORBIDDEN_ORIGIN: ClassVar[Disconnect]
+    BINARY_FRAME: ClassVar[Disconnect]
+    BAD_PACKET: ClassVar[Disconnect]
+
+    @property
+    def reconnect(self) -> bool:
+        """True if the client should reconnect (with backoff) after this close."""
+        return not close_is_terminal(self.code)
+
+    def detailed(self, detail: str) -> Disconnect:
+        """The same close, its reason followed by ``: detail`` (e.g. why auth failed)."""
+        return Disconnect(self.code, f"{self.reason}: {detail}")
+
+    def with_reason(self, reason: str) -> Disconnect:
+        """The same close with another reason text (e.g. which packet was malformed)."""
+        return Disconnect(self.code, reason)
+
+
+Disconnect.SHUTDOWN = Disconnect(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+"""Drain: every session, and every handshake while draining."""
+Disconnect.SLOW = Disconnect(CloseCode.SLOW, "too slow: outbound queue overflow")
+"""More than ``OUTBOX_MAX_BYTES`` unsent to the client (either write path)."""
+Disconnect.RATE_LIMITED = Disconnect(CloseCode.RATE_LIMITED, "rate limit exceeded")
+"""``RATE_LIMIT_CLOSE_AFTER`` refused commands in a row."""
+Disconnect.TOO_MANY_CONNECTIONS = Disconnect(CloseCode.TOO_MANY_CONNECTIONS,
+                                             "too many connections from your IP")
+"""Handshake refused: ``MAX_CONNECTIONS_PER_IP``."""
+Disconnect.TOKEN_EXPIRED = Disconnect(CloseCode.TOKEN_EXPIRED,
+                                      "token expired; reconnect with a new token")
+"""The token's ``exp`` (plus leeway) passed without a ``refresh``."""
+Disconnect.AUTH_FAILED = Disconnect(CloseCode.POLICY_VIOLATION, "auth failed")
+"""Handshake refused: missing or invalid token (``detailed`` with the verifier's message)."""
+Disconnect.FORBIDDEN_ORIGIN = Disconnect(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+"""Handshake refused: ``Origin`` not in ``ALLOWED_ORIGINS``."""
+Disconnect.BINARY_FRAME = Disconnect(CloseCode.BAD_REQUEST, "binary frames are not supported")
+"""A binary frame on the native JSON protocol."""
+Disconnect.BAD_PACKET = Disconnect(CloseCode.BAD_REQUEST, "malformed Socket.IO packet")
+"""A binary or malformed Socket.IO packet (``with_reason`` naming which)."""
 
 
 class IngestErrorCode(StrEnum):

@@ -2,7 +2,10 @@
 
 Both ways a subscription resumes use it: a client's ``subscribe`` with ``since``
 (:meth:`adstack_gateway.node.Gateway._subscribe`) and the gateway's own resume after its
-Redis pub/sub link came back (:meth:`adstack_gateway.hub.Hub.reposition`).
+Redis pub/sub link came back (:meth:`adstack_gateway.hub.Hub.reposition`). Both read the
+history the same way too (:func:`adstack_gateway.recovery.read_missed`): :func:`read_point`
+says where to read from for a set of subscribers, :class:`Missed` what the read found, and
+:meth:`Missed.decide` the verdict for each subscriber.
 
 Continuity is proven only when, in the same epoch, the history still holds the offset right
 after the last one delivered (or nothing was published since). Otherwise the answer is a
@@ -14,6 +17,7 @@ what is still recoverable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 RECOVERED = "recovered"
@@ -82,3 +86,38 @@ def resume(last_epoch: str, last_offset: int, current_epoch: str | None, current
                       current_offset if first is None else first - 1)
     outcome = AHEAD if same_epoch(last_epoch, last_offset, current_epoch) else EPOCH_CHANGED
     return Resume(outcome, current_epoch, current_offset if first is None else first - 1)
+
+
+def read_point(positions: Iterable[tuple[str, int]], current_epoch: str | None,
+               current_offset: int) -> int | None:
+    """The offset to read the history after so that every subscriber at one of
+    ``positions`` (epoch, last offset) can be decided, or None if there is nothing to read
+    (no history, or nothing after the oldest position)."""
+    after = min((read_after(epoch, offset, current_epoch, current_offset)
+                 for epoch, offset in positions), default=current_offset)
+    if current_epoch is None or after >= current_offset:
+        return None
+    return after
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """What one history read found: the contract's position and the oldest offset read."""
+
+    epoch: str | None
+    """The contract's epoch (None: no history at all)."""
+    current: int
+    """Its newest offset (at least the newest one read)."""
+    first: int | None
+    """The oldest offset read, None if the read returned nothing."""
+
+    @classmethod
+    def of(cls, epoch: str | None, current: int, offsets: list[int]) -> Missed:
+        """The result of a read that returned ``offsets`` (oldest first)."""
+        if not offsets:
+            return cls(epoch, current, None)
+        return cls(epoch, max(current, offsets[-1]), offsets[0])
+
+    def decide(self, last_epoch: str, last_offset: int) -> Resume:
+        """:func:`resume` for a subscriber whose last delivered event is (epoch, offset)."""
+        return resume(last_epoch, last_offset, self.epoch, self.current, self.first)

@@ -17,27 +17,29 @@ import time
 import msgspec
 
 from adstack_auth import can_subscribe
-from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryPage, Store, keys
-from adstack_gateway.continuity import read_after, resume
+from adstack_bus import BusUnavailable, ChannelSubscriber, HistoryStore, keys
 from adstack_gateway.metrics import (
     observe_relay_since,
     record_bus_malformed,
     record_delivery,
     record_resume_gap,
 )
-from adstack_gateway.outgoing import Outgoing, matches
-from adstack_gateway.session import Flusher, Session, Subscription
+from adstack_gateway.outgoing import Outgoing
+from adstack_gateway.recovery import read_missed
+from adstack_gateway.rules import DELIVER, GAP, Subscription, admit
+from adstack_gateway.session import Flusher, Session
 from adstack_protocol import ServerEvent, wire
 
 log = logging.getLogger(__name__)
 
-FEED_CHANNELS = {"block": keys.BLOCK_CHANNEL, "transaction": keys.TRANSACTION_CHANNEL}
+FEED_CHANNELS = {ServerEvent.BLOCK.value: keys.BLOCK_CHANNEL,
+                 ServerEvent.TRANSACTION.value: keys.TRANSACTION_CHANNEL}
 
 
 class Hub:
     """Routes bus messages to local sessions. One per gateway process."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: HistoryStore) -> None:
         self.store = store
         self.subscriber: ChannelSubscriber | None = None
         self._contracts: dict[str, dict[Session, Subscription]] = {}
@@ -243,26 +245,18 @@ class Hub:
         sessions = self._contracts.get(contract_id)
         if not sessions:
             return True
-        position = await self.store.position(contract_id)
-        epoch = None if position is None else position.epoch
-        current = 0 if position is None else position.offset
         # Buffered subscriptions are in the middle of their own `since` recovery.
-        resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
-        after = min((read_after(sub.epoch, sub.last_offset, epoch, current)
-                     for _session, sub in resuming), default=current)
-        page = HistoryPage(events=[], offsets=[], kinds=[])
-        if epoch is not None and after < current:
-            page = await self.store.since(contract_id, after)
+        missed, page = await read_missed(
+            self.store, contract_id,
+            [(sub.epoch, sub.last_offset) for sub in sessions.values() if sub.buffer is None])
         if self._losses.get(contract_id, 0) != losses:
             return False
         sessions = self._contracts.get(contract_id, {})
         resuming = [(session, sub) for session, sub in sessions.items() if sub.buffer is None]
-        if page.offsets:
-            current = max(current, page.offsets[-1])
-        first = page.offsets[0] if page.offsets else None
+        epoch, first = missed.epoch, missed.first
         gaps = 0
         for session, sub in resuming:
-            verdict = resume(sub.epoch, sub.last_offset, epoch, current, first)
+            verdict = missed.decide(sub.epoch, sub.last_offset)
             if verdict.continuous:
                 continue
             gaps += 1
@@ -285,8 +279,14 @@ class Hub:
         if message.offset:
             self.positions[contract_id] = (message.epoch, message.offset)
         count = 0
+        deliver = DELIVER
         for session, sub in self._contracts.get(contract_id, {}).items():
-            if route(session, sub, message, contract_id):
+            # The per-client rule (rules.admit) inline: one call, no allocation per client.
+            outcome = admit(sub, message)
+            if outcome == deliver:
+                session.offer(message)
+                count += 1
+            elif outcome == GAP and _after_gap(session, sub, message, contract_id):
                 count += 1
         self._count(message, count)
 
@@ -331,25 +331,25 @@ def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:
 
 
 def route(session: Session, sub: Subscription, message: Outgoing, contract_id: str) -> bool:
-    """Offer ``message`` to one subscription: buffer while recovering, drop duplicates.
+    """Offer ``message`` to one subscription as :func:`adstack_gateway.rules.admit` decides:
+    buffer while recovering, drop duplicates, tell of a gap first, filter by event type.
 
     Returns True if it was offered to the session now.
     """
-    if sub.buffer is not None:
-        sub.buffer.append(message)
-        return False
-    if message.offset:
-        if message.epoch == sub.epoch and message.offset <= sub.last_offset:
-            return False
-        if sub.epoch and (message.offset != sub.last_offset + 1 or message.epoch != sub.epoch):
-            # Never a silent jump: whatever let offsets go missing (a history re-read that
-            # failed, an unconfirmed channel), the subscriber hears of it before the event.
-            sub.epoch, sub.last_offset = message.epoch, message.offset - 1
-            session.offer(gap_notice(contract_id, sub, "gap"))
-            record_resume_gap(1)
-        sub.last_offset = message.offset
-        sub.epoch = message.epoch
-    if message.event != "event" or matches(sub.event_types, message.event_type):
+    outcome = admit(sub, message)
+    if outcome == DELIVER:
+        session.offer(message)
+        return True
+    return outcome == GAP and _after_gap(session, sub, message, contract_id)
+
+
+def _after_gap(session: Session, sub: Subscription, message: Outgoing,
+               contract_id: str) -> bool:
+    """Tell the client of the gap ``admit`` found before ``message``, then offer the message
+    (its subscription now stands right before it). True if the message was offered."""
+    session.offer(gap_notice(contract_id, sub, "gap"))
+    record_resume_gap(1)
+    if admit(sub, message) == DELIVER:
         session.offer(message)
         return True
     return False

@@ -16,11 +16,10 @@ import secrets
 import time
 from typing import Any
 
-from adstack_auth import AuthError, Claims, TokenVerifier, can_subscribe
-from adstack_bus import BusUnavailable, HistoryPage, Store
+from adstack_auth import AuthError, Claims, TokenVerifier
+from adstack_bus import BusUnavailable, HistoryStore
 from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
-from adstack_gateway.continuity import read_after, resume
 from adstack_gateway.hub import Hub, history_message, route
 from adstack_gateway.limits import (
     CommandLimiter,
@@ -43,9 +42,11 @@ from adstack_gateway.protocol import (
     parse_command,
     parse_frame,
 )
-from adstack_gateway.session import Session, Subscription, Transport
+from adstack_gateway.recovery import read_missed
+from adstack_gateway.rules import Subscription
+from adstack_gateway.session import Session, Transport
 from adstack_gateway.settings import GatewaySettings
-from adstack_protocol import CloseCode, ErrorCode, ServerEvent, wire
+from adstack_protocol import Disconnect, ErrorCode, ServerEvent, wire
 from adstack_runtime import bind_log_context
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,14 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
 
 
 class Refused(Exception):
-    """A connection attempt was refused: close it with ``code`` and ``reason``."""
+    """A connection attempt was refused: close it as ``disconnect`` says (``code`` and
+    ``reason`` are its close code and reason text)."""
 
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+    def __init__(self, disconnect: Disconnect) -> None:
+        super().__init__(disconnect.reason)
+        self.disconnect = disconnect
+        self.code = disconnect.code
+        self.reason = disconnect.reason
 
 
 class _Call:
@@ -102,7 +105,7 @@ class _Call:
 class Gateway:
     """Handles connections and commands; owns the hub, the store and the limits."""
 
-    def __init__(self, settings: GatewaySettings, store: Store, hub: Hub,
+    def __init__(self, settings: GatewaySettings, store: HistoryStore, hub: Hub,
                  verifier: TokenVerifier | None, backfill: RestHistory | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -139,15 +142,15 @@ class Gateway:
             Refused: with the close code and reason to give the client.
         """
         if self.draining:
-            raise Refused(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+            raise Refused(Disconnect.SHUTDOWN)
         if not origin_allowed(origin, self.settings.allowed_origins):
             m.record_auth_failure("forbidden_origin")
-            raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+            raise Refused(Disconnect.FORBIDDEN_ORIGIN)
         try:
             return await self.authenticate(token)
         except AuthError as exc:
             m.record_auth_failure(exc.reason)
-            raise Refused(CloseCode.POLICY_VIOLATION, f"auth failed: {exc.message}") from exc
+            raise Refused(Disconnect.AUTH_FAILED.detailed(exc.message)) from exc
 
     def new_session(self, claims: Claims, transport: Transport, *, remote: str,
                     kind: str) -> Session:
@@ -161,10 +164,11 @@ class Gateway:
         settings = self.settings
         if not self.connections.try_add(remote):
             m.record_rate_limited("connections_per_ip")
-            raise Refused(CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your IP")
+            raise Refused(Disconnect.TOO_MANY_CONNECTIONS)
         session = Session(
             new_session_id(), claims, transport, outbox_max_bytes=settings.outbox_max_bytes,
             remote=remote, kind=kind, flusher=self.hub.flusher,
+            max_subscriptions=settings.max_subscriptions,
             limiter=CommandLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
                                    settings.rate_limit_close_after, time.monotonic()))
         session.registered = True
@@ -233,7 +237,7 @@ class Gateway:
             delay = start + offset - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            session.close_soon(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+            session.close_soon(Disconnect.SHUTDOWN)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._emptied.wait(),
                                    max(0.0, start + window * 0.9 - loop.time()))
@@ -250,20 +254,18 @@ class Gateway:
 
     def _error(self, call: _Call, code: ErrorCode, message: str) -> None:
         m.record_protocol_error(code)
-        self._reply(call, ServerEvent.ERROR, {"message": message, "code": code.value})
+        self._reply(call, ServerEvent.ERROR, wire.error_data(code.value, message))
 
     def _admit(self, call: _Call) -> bool:
         """Apply the command rate limit; False if the command must be dropped."""
         session = call.session
-        if session.limiter is None:
-            return True
-        verdict = session.limiter.check(time.monotonic())
+        verdict = session.rules.admit_command(time.monotonic())
         if verdict is Verdict.ALLOW:
             return True
         m.record_rate_limited("commands")
         if verdict is Verdict.CLOSE:
             log.info("session %s closed: kept exceeding the rate limit", session.id)
-            session.close_soon(CloseCode.RATE_LIMITED, "rate limit exceeded")
+            session.close_soon(Disconnect.RATE_LIMITED)
         else:
             self._error(call, ErrorCode.RATE_LIMITED, "too many commands; slow down")
         return False
@@ -320,20 +322,13 @@ class Gateway:
             self._reply(call, ServerEvent.SUBSCRIBED,
                         self._subscribed_body(contract, cmd, existing, recovered=None))
             return
-        if len(session.subscriptions) >= self.settings.max_subscriptions:
-            raise ProtocolError(
-                ErrorCode.MAX_SUBSCRIPTIONS,
-                f"maximum of {self.settings.max_subscriptions} subscriptions per connection")
-        self._allow(call, contract)
-        sub = Subscription(cmd.event_types)
         # The order a client sees: ``subscribed`` (with the offset it starts after), then
         # the pushed history or the recovery replay, then only events after that offset. Live
         # messages that arrive while the channel is subscribed and the position read wait
-        # here, and are released (duplicates and anything at or below the reply's offset
-        # dropped by route()) after the reply.
+        # in the new subscription's buffer, and are released (duplicates and anything at or
+        # below the reply's offset dropped by route()) after the reply.
+        sub = session.rules.subscribe(contract, cmd.event_types)
         push_history = cmd.since is None and self.settings.subscribe_history > 0
-        sub.buffer = []
-        session.subscriptions[contract] = sub
         confirmed = await self.hub.add(session, contract, sub)
         recovered: bool | None = None
         replay: list[Outgoing] = []
@@ -356,14 +351,22 @@ class Gateway:
             return  # unsubscribed (or the session closed) meanwhile: nothing to release
         if history:
             session.offer(history_push(contract, history))
-        if sub.buffer is not None:
-            buffered, sub.buffer = sub.buffer, None
-            for message in (*replay, *buffered):
-                if route(session, sub, message, contract):
-                    # Replayed or held back during recovery: a delivery like a live one
-                    # (no relay-latency sample: it was not relayed as it was published).
-                    m.record_delivery(1, frame=message.event, event_type=message.event_type,
-                                      source=message.source)
+        self._release(session, contract, sub, replay)
+
+    @staticmethod
+    def _release(session: Session, contract: str, sub: Subscription,
+                 replay: list[Outgoing]) -> None:
+        """End the subscription's recovery: route the replay, then the live messages held
+        meanwhile, through the delivery rule (duplicates and gaps as for live ones)."""
+        if sub.buffer is None:
+            return
+        buffered, sub.buffer = sub.buffer, None
+        for message in (*replay, *buffered):
+            if route(session, sub, message, contract):
+                # Replayed or held back during recovery: a delivery like a live one
+                # (no relay-latency sample: it was not relayed as it was published).
+                m.record_delivery(1, frame=message.event, event_type=message.event_type,
+                                  source=message.source)
 
     async def _recent(self, contract: str, sub: Subscription) -> list[bytes]:
         """The newest events (newest first, at most ``SUBSCRIBE_HISTORY``) at or before the
@@ -407,21 +410,13 @@ class Gateway:
         since = cmd.since
         assert since is not None, "only called for a subscribe with since"
         try:
-            position = await self.store.position(contract)
-            epoch = None if position is None else position.epoch
-            current = 0 if position is None else position.offset
-            after = read_after(since.epoch, since.offset, epoch, current)
-            page = HistoryPage(events=[], offsets=[], kinds=[])
-            if epoch is not None and after < current:
-                page = await self.store.since(contract, after)
+            missed, page = await read_missed(self.store, contract, [(since.epoch, since.offset)])
         except BusUnavailable:
             return "unavailable", []
-        if page.offsets:
-            current = max(current, page.offsets[-1])
-        # One rule for this path and the hub's bus reconnect (continuity.resume): all of
-        # the gap, or recovered: false and every event the history still holds after it.
-        verdict = resume(since.epoch, since.offset, epoch, current,
-                         page.offsets[0] if page.offsets else None)
+        # One read and one rule for this path and the hub's bus reconnect (recovery,
+        # continuity): all of the gap, or recovered: false and every event the history
+        # still holds after it.
+        verdict = missed.decide(since.epoch, since.offset)
         sub.epoch, sub.last_offset = verdict.epoch, verdict.after
         replay = [history_message(data, kind, offset, verdict.epoch)
                   for data, offset, kind in zip(page.events, page.offsets, page.kinds,
@@ -446,9 +441,7 @@ class Gateway:
 
     async def _unsubscribe(self, call: _Call, cmd: Unsubscribe) -> None:
         session = call.session
-        if cmd.contract_id not in session.subscriptions:
-            raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, "not subscribed to this contract")
-        del session.subscriptions[cmd.contract_id]
+        session.rules.unsubscribe(cmd.contract_id)
         await self.hub.remove(session, cmd.contract_id)
         self._reply(call, ServerEvent.UNSUBSCRIBED, {
             "contractId": cmd.contract_id, "timestamp": int(time.time() * 1000)})
@@ -456,8 +449,7 @@ class Gateway:
     @staticmethod
     def _allow(call: _Call, contract: str) -> None:
         """The token's ``contracts`` claim bounds every read, not only subscriptions."""
-        if not can_subscribe(call.session.claims, contract):
-            raise ProtocolError(ErrorCode.FORBIDDEN, "your token does not allow this contract")
+        call.session.rules.allow(contract)
 
     async def _history(self, call: _Call, cmd: GetHistory) -> None:
         self._allow(call, cmd.contract_id)
@@ -487,10 +479,7 @@ class Gateway:
 
     async def _feed(self, call: _Call, cmd: Feed) -> None:
         session = call.session
-        if cmd.on:
-            session.feeds.add(cmd.feed)
-        else:
-            session.feeds.discard(cmd.feed)
+        session.rules.set_feed(cmd.feed, cmd.on)
         await self.hub.set_feed(session, cmd.feed, cmd.on)
         event = ServerEvent.SUBSCRIBED if cmd.on else ServerEvent.UNSUBSCRIBED
         self._reply(call, event, {"feed": cmd.feed, "timestamp": int(time.time() * 1000)})
@@ -507,14 +496,12 @@ class Gateway:
             raise ProtocolError(ErrorCode.INVALID_TOKEN, exc.message) from exc
         if claims.user_id != session.claims.user_id:
             m.record_auth_failure("wrong_user")
-            raise ProtocolError(ErrorCode.INVALID_TOKEN, "token is for another user")
-        session.claims = claims
+        # A narrower token ends the subscriptions it no longer allows.
+        dropped = session.rules.refresh(claims)  # ProtocolError: another user
         session.expire_in(expiry_delay(claims.expires_at, self.settings.jwt.leeway,
                                        time.time()))
         self._reply(call, ServerEvent.REFRESHED, {"expiresAt": claims.expires_at})
-        # A narrower token ends the subscriptions it no longer allows.
-        for contract in [c for c in session.subscriptions if not can_subscribe(claims, c)]:
-            del session.subscriptions[contract]
+        for contract in dropped:
             await self.hub.remove(session, contract)
             session.offer(Outgoing(ServerEvent.UNSUBSCRIBED, data={
                 "contractId": contract, "reason": "forbidden",

@@ -31,7 +31,11 @@ from adstack_auth import Claims
 from adstack_gateway import metrics as m
 from adstack_gateway.limits import CommandLimiter
 from adstack_gateway.outgoing import Outgoing
-from adstack_protocol import CloseCode
+from adstack_gateway.rules import ClientRules, Subscription
+from adstack_protocol import CloseCode, Disconnect
+
+__all__ = ["DirectCapable", "DirectSocket", "Flusher", "Session", "Subscription", "Transport"]
+"""``Subscription`` lives in :mod:`adstack_gateway.rules`; re-exported for older imports."""
 
 log = logging.getLogger(__name__)
 
@@ -105,39 +109,24 @@ class Flusher:
                     log.exception("after-flush callback failed")
 
 
-class Subscription:
-    """A session's subscription to one contract."""
-
-    __slots__ = ("buffer", "epoch", "event_types", "last_offset")
-
-    def __init__(self, event_types: frozenset[str] | None) -> None:
-        self.event_types = event_types
-        self.last_offset = 0
-        """Highest offset delivered; anything at or below is a duplicate and dropped."""
-        self.epoch = ""
-        self.buffer: list[Outgoing] | None = None
-        """While recovering from history, live messages wait here."""
-
-
 class Session:
-    """Transport-independent state of one client connection."""
+    """One client connection: its writer (the only asyncio code of a client) around its
+    :class:`~adstack_gateway.rules.ClientRules` (claims, subscriptions, feeds, limits)."""
 
     def __init__(self, session_id: str, claims: Claims, transport: Transport, *,
                  outbox_max_bytes: int = 1 << 20, remote: str = "",
                  limiter: CommandLimiter | None = None, kind: str = "ws",
-                 flusher: Flusher | None = None) -> None:
+                 flusher: Flusher | None = None, max_subscriptions: int | None = None) -> None:
         self.id = session_id
-        self.claims = claims
+        self.rules = ClientRules(claims, limiter=limiter, max_subscriptions=max_subscriptions)
+        """The client's state and rules, sans I/O."""
         self.transport = transport
         self.remote = remote
         """Client IP address (what the per-IP connection limit counts)."""
         self.kind = kind
         """``ws`` (native) or ``sio`` (Socket.IO)."""
-        self.limiter = limiter
         self.registered = False
         self._expiry: asyncio.TimerHandle | None = None
-        self.subscriptions: dict[str, Subscription] = {}
-        self.feeds: set[str] = set()
         self.outbox_max_bytes = outbox_max_bytes
         self.direct: DirectSocket | None = None
         """Set (by the transport, before anything is offered) for the direct path."""
@@ -150,6 +139,27 @@ class Session:
         self.closed = False
         self.close_code: int | None = None
         self.sent = 0
+
+    @property
+    def claims(self) -> Claims:
+        return self.rules.claims
+
+    @claims.setter
+    def claims(self, claims: Claims) -> None:
+        self.rules.claims = claims
+
+    @property
+    def limiter(self) -> CommandLimiter | None:
+        return self.rules.limiter
+
+    @property
+    def subscriptions(self) -> dict[str, Subscription]:
+        """Contract → subscription (the rules' table)."""
+        return self.rules.subscriptions
+
+    @property
+    def feeds(self) -> set[str]:
+        return self.rules.feeds
 
     def start(self) -> None:
         """Ready to send. The writer task of the queued path starts on first use."""
@@ -164,8 +174,7 @@ class Session:
             self._expiry = None
         if delay is not None and not self.closed:
             self._expiry = asyncio.get_running_loop().call_later(
-                delay, self.close_soon, CloseCode.TOKEN_EXPIRED,
-                "token expired; reconnect with a new token")
+                delay, self.close_soon, Disconnect.TOKEN_EXPIRED)
 
     def offer(self, message: Outgoing) -> None:
         """Queue ``message`` without waiting. Closes the session (SLOW) on overflow."""
@@ -208,16 +217,21 @@ class Session:
     def too_slow(self) -> None:
         """The client does not take its frames fast enough: close it with ``SLOW``."""
         log.info("session %s too slow: outbox over %d bytes", self.id, self.outbox_max_bytes)
-        self.close_soon(CloseCode.SLOW, "too slow: outbound queue overflow")
+        self.close_soon(Disconnect.SLOW)
 
-    def close_soon(self, code: int, reason: str) -> None:
-        """Mark closed and close the transport in the background (never blocks the caller).
+    def close_soon(self, disconnect: Disconnect | int, reason: str = "") -> None:
+        """Mark closed and close the transport in the background (never blocks the caller),
+        with ``disconnect``'s code and reason (the older spelling ``close_soon(code, reason)``
+        is still accepted: the code must be a :class:`CloseCode`).
 
         Frames already due this iteration are written first (a reply before its close);
         the queued path's outbox is dropped.
         """
         if self.closed:
             return
+        if not isinstance(disconnect, Disconnect):
+            disconnect = Disconnect(CloseCode(disconnect), reason)
+        code, reason = disconnect.code, disconnect.reason
         if code == CloseCode.SLOW:
             m.record_outbox_overflow()
         if self._pending and code != CloseCode.SLOW:

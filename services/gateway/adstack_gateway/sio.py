@@ -51,7 +51,7 @@ from adstack_gateway.protocol import handshake_token
 from adstack_gateway.session import Session
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.siopacket import command_arguments, packet_problem
-from adstack_protocol import CloseCode, ServerEvent, close_is_terminal
+from adstack_protocol import Disconnect, ServerEvent, close_is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ class SioHandlers:
         if session is not None:
             if not session.closed:
                 log.info("Socket.IO connection %s closed: %s", eio_sid, problem)
-                session.close_soon(CloseCode.BAD_REQUEST, problem)
+                session.close_soon(Disconnect.BAD_PACKET.with_reason(problem))
         elif self.sio.eio.has_session(eio_sid):
             record = self.engine.records.get(eio_sid)
             report_violation("sio_malformed", problem, record.ip if record else "")

@@ -10,7 +10,7 @@ from adstack_gateway._uvicorn_ws import direct_socket
 from adstack_gateway.node import Gateway, Refused
 from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import handshake_token
-from adstack_protocol import CloseCode
+from adstack_protocol import Disconnect
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
                 continue  # closing: wait for the close handshake, ignore what arrives
             text = message.get("text")
             if text is None:
-                session.close_soon(CloseCode.BAD_REQUEST, "binary frames are not supported")
+                session.close_soon(Disconnect.BINARY_FRAME)
                 continue
             await gateway.receive_text(session, text)
     except WebSocketDisconnect:
