@@ -72,12 +72,9 @@ class CloseCode(IntEnum):
     UNAVAILABLE = 4006
     """A dependency is down; reconnect later."""
 
-    # 4500–4999: terminal, do not reconnect with the same credentials.
-    INVALID_TOKEN = 4500
-    """Reserved: the token is invalid. Never sent today: a handshake with a bad token is
-    refused with ``POLICY_VIOLATION`` (1008, what clients and the compat suite expect) and a
-    ``refresh`` with one gets an ``INVALID_TOKEN`` error frame. Kept because the SDK and the
-    README list 4500 as terminal and the ``invalid_token`` disconnect label exists."""
+    # 4500–4999: terminal, do not reconnect with the same credentials. There is no close
+    # code for a bad token: the handshake refuses it with POLICY_VIOLATION (1008, what
+    # existing clients expect) and ``refresh`` answers an INVALID_TOKEN error frame.
     BAD_REQUEST = 4501
     """The client broke the protocol (e.g. a binary frame on the JSON protocol)."""
     FORBIDDEN_ORIGIN = 4502

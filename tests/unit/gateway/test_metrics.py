@@ -41,7 +41,7 @@ def test_connections_by_transport() -> None:
 
 @pytest.mark.parametrize(("code", "reason"), [
     (CloseCode.SLOW, "slow"), (4000, "shutdown"), (1000, "normal"), (None, "client"),
-    (4321, "other"), (CloseCode.INVALID_TOKEN, "invalid_token"),
+    (4321, "other"), (CloseCode.FORBIDDEN_ORIGIN, "forbidden_origin"),
 ])
 def test_disconnect_reasons_come_from_close_codes(code: int | None, reason: str) -> None:
     assert m.disconnect_reason(code) == reason
