@@ -8,8 +8,16 @@ data. This module is the one place that knows that shape:
   (:func:`feed_frame`), the ``history`` push after ``subscribed`` (:func:`history_push`) and
   the ``getHistory`` reply (:func:`history_reply`), which splice stored event objects in as
   they are, a stored object as a frame again (:func:`data_frame`), any reply
-  (:func:`frame`), an ``error`` (:func:`error_data`, :func:`error_frame`) and the gap notice
-  ``subscribed {recovered: false}`` (:func:`gap_notice_data`);
+  (:func:`frame`) and an ``error`` (:func:`error_data`, :func:`error_frame`);
+- the ``data`` of every reply and notice the gateway builds per client (encoded by
+  :func:`frame`): ``connected`` (:func:`connected_data`), ``subscribed`` and the gap notice
+  ``subscribed {recovered: false}`` (:func:`subscribed_data`, :func:`gap_notice_data`),
+  ``unsubscribed`` (:func:`unsubscribed_data`, also when a refreshed token forbids a
+  contract), a feed's ``subscribed`` / ``unsubscribed`` (:func:`feed_ack_data`),
+  ``refreshed`` (:func:`refreshed_data`), ``pong`` (:func:`pong_data`), ``stats``
+  (:func:`stats_data`, with the original server's ``stats`` object), Socket.IO's
+  ``closing`` (:func:`closing_data`) and ``global_event`` (:func:`global_event_data`, also
+  the items of :func:`global_events_frame`);
 - peeking: the routing header of a frame (:func:`peek_frame`: event name, and the data's
   type, offset, epoch, publishedAt and source) or of a stored event object
   (:func:`peek_data`, also its id and block height), without decoding the rest;
@@ -106,9 +114,8 @@ def feed_frame(event: str, data: Any) -> bytes:
 
 def global_events_frame(items: Iterable[tuple[str, str, int]]) -> bytes:
     """The bus-only ``global_events`` frame of one block: (contract, type, timestamp)."""
-    return feed_frame(GLOBAL_EVENTS, [
-        {"contractId": contract, "type": etype, "timestamp": timestamp}
-        for contract, etype, timestamp in items])
+    return feed_frame(GLOBAL_EVENTS, [global_event_data(contract, etype, timestamp)
+                                      for contract, etype, timestamp in items])
 
 
 def data_frame(event: str, data: bytes) -> bytes:
@@ -160,19 +167,112 @@ def error_frame(code: str, message: str, request_id: Any = None) -> bytes:
     return frame(ServerEvent.ERROR, error_data(code, message), request_id)
 
 
+def _now_ms(now_ms: int | None) -> int:
+    """A reply's ``timestamp``: ``now_ms``, else the clock (milliseconds since the epoch)."""
+    return int(time.time() * 1000) if now_ms is None else now_ms
+
+
+CONNECTED_MESSAGE = "Connected to AdStack real-time gateway"
+
+
+def connected_data(socket_id: str, user_id: str, *, max_subscriptions: int,
+                   max_frame_bytes: int, history_limit: int, rate_per_second: float,
+                   rate_burst: int, now_ms: int | None = None) -> dict[str, Any]:
+    """``connected``, the first frame of every connection: who the client is and the
+    limits it is held to."""
+    return {
+        "message": CONNECTED_MESSAGE,
+        "socketId": socket_id,
+        "userId": user_id,
+        "timestamp": _now_ms(now_ms),
+        "limits": {
+            "maxSubscriptions": max_subscriptions,
+            "maxFrameBytes": max_frame_bytes,
+            "historyLimit": history_limit,
+            "ratePerSecond": rate_per_second,
+            "rateBurst": rate_burst,
+        },
+    }
+
+
+def subscribed_data(contract_id: str, event_types: Iterable[str] | None, *, epoch: str,
+                    offset: int, recovered: bool | None = None, reason: str | None = None,
+                    now_ms: int | None = None) -> dict[str, Any]:
+    """``subscribed`` for a contract: the filter (sorted), and the position (epoch, offset)
+    the subscription starts after; ``recovered`` for a ``subscribe`` with ``since`` (and
+    every gap notice), ``reason`` when it is a gap notice (:func:`gap_notice_data`)."""
+    body: dict[str, Any] = {
+        "contractId": contract_id,
+        "eventTypes": sorted(event_types) if event_types else [],
+        "timestamp": _now_ms(now_ms),
+        "epoch": epoch,
+        "offset": offset,
+    }
+    if recovered is not None:
+        body["recovered"] = recovered
+    if reason is not None:
+        body["reason"] = reason
+    return body
+
+
 def gap_notice_data(contract_id: str, event_types: Iterable[str] | None, *, epoch: str,
                     offset: int, reason: str, now_ms: int | None = None) -> dict[str, Any]:
     """``subscribed {recovered: false}`` for a subscription that resumes after a gap: the
     body a ``subscribe`` with ``since`` gets, with the offset the replay starts after."""
+    return subscribed_data(contract_id, event_types, epoch=epoch, offset=offset,
+                           recovered=False, reason=reason, now_ms=now_ms)
+
+
+FORBIDDEN = "forbidden"
+"""The ``reason`` of an ``unsubscribed`` the server sends itself: a refreshed token no
+longer allows the contract."""
+
+
+def unsubscribed_data(contract_id: str, *, reason: str | None = None,
+                      now_ms: int | None = None) -> dict[str, Any]:
+    """``unsubscribed``: the reply to ``unsubscribe`` (no reason), or the notice that the
+    server ended a subscription (``reason``: :data:`FORBIDDEN`)."""
+    if reason is None:
+        return {"contractId": contract_id, "timestamp": _now_ms(now_ms)}
+    return {"contractId": contract_id, "reason": reason, "timestamp": _now_ms(now_ms)}
+
+
+def feed_ack_data(feed: str, now_ms: int | None = None) -> dict[str, Any]:
+    """The reply to ``subscribeBlocks`` / ``unsubscribeBlocks`` and the transaction feed's
+    pair (sent as ``subscribed`` / ``unsubscribed``): the feed's name."""
+    return {"feed": feed, "timestamp": _now_ms(now_ms)}
+
+
+def refreshed_data(expires_at: float | None) -> dict[str, Any]:
+    """``refreshed``: when the new token expires (None: no ``exp``, or auth is off)."""
+    return {"expiresAt": expires_at}
+
+
+def pong_data(now_ms: int | None = None) -> dict[str, Any]:
+    """``pong``, the reply to ``ping``."""
+    return {"timestamp": _now_ms(now_ms)}
+
+
+def stats_data(contract_id: str, *, total: int, by_type: dict[str, int],
+               last_updated: int | None) -> dict[str, Any]:
+    """``stats`` of a contract: our shape, and the original server's under ``stats``
+    (``totalEvents``, ``eventsByType``, ``lastUpdated``), which its clients read."""
     return {
-        "contractId": contract_id,
-        "eventTypes": sorted(event_types) if event_types else [],
-        "timestamp": int(time.time() * 1000) if now_ms is None else now_ms,
-        "epoch": epoch,
-        "offset": offset,
-        "recovered": False,
-        "reason": reason,
+        "contractId": contract_id, "total": total, "byType": by_type,
+        "lastUpdated": last_updated,
+        "stats": {"totalEvents": total, "eventsByType": by_type, "lastUpdated": last_updated},
     }
+
+
+def closing_data(code: int, reason: str) -> dict[str, Any]:
+    """``closing``, the last frame a Socket.IO client gets before the server closes it: the
+    close code and reason a WebSocket close would carry."""
+    return {"code": int(code), "reason": reason}
+
+
+def global_event_data(contract_id: str, event_type: str, timestamp: int) -> dict[str, Any]:
+    """One ``global_event`` (GLOBAL_EVENTS=true): a contract event, named but not sent."""
+    return {"contractId": contract_id, "type": event_type, "timestamp": timestamp}
 
 
 # -- peeking -----------------------------------------------------------------------------

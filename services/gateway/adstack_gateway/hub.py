@@ -24,7 +24,7 @@ from adstack_gateway.metrics import (
     record_delivery,
     record_resume_gap,
 )
-from adstack_gateway.outgoing import Outgoing
+from adstack_gateway.outgoing import Outgoing, history_message
 from adstack_gateway.recovery import read_missed
 from adstack_gateway.rules import DELIVER, GAP, Subscription, admit
 from adstack_gateway.session import Flusher, Session
@@ -178,9 +178,8 @@ class Hub:
             log.warning("dropped a malformed global_events message")
             return
         for item in batch:
-            message = Outgoing(ServerEvent.GLOBAL_EVENT, data={
-                "contractId": item.contractId, "type": item.type,
-                "timestamp": item.timestamp})
+            message = Outgoing(ServerEvent.GLOBAL_EVENT, data=wire.global_event_data(
+                item.contractId, item.type, item.timestamp))
             for session in self._global:
                 if can_subscribe(session.claims, item.contractId):
                     session.offer(message)
@@ -312,14 +311,6 @@ class Hub:
 
 _global_decoder = wire.GLOBAL_EVENTS_PEEK
 """The wire codec's reading of a ``global_events`` frame."""
-
-
-def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Outgoing:
-    """A history entry as the message a live subscriber would have received."""
-    peek = wire.peek_data(data)
-    event = ServerEvent.EVENT if kind == "e" else ServerEvent.EVENT_REVERTED
-    return Outgoing.from_event_data(event, data, event_type=peek.type, offset=offset,
-                                    epoch=peek.epoch or epoch, source=peek.source)
 
 
 def gap_notice(contract_id: str, sub: Subscription, reason: str) -> Outgoing:

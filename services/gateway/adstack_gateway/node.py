@@ -4,7 +4,13 @@ Both transports (native ``/ws`` in :mod:`adstack_gateway.ws`, Socket.IO in
 :mod:`adstack_gateway.sio`) only move frames: they call :meth:`Gateway.handshake`,
 :meth:`Gateway.new_session`, :meth:`Gateway.open`, then :meth:`Gateway.receive_text` (native
 frames) or :meth:`Gateway.handle` (already decoded Socket.IO events) per command, and
-:meth:`Gateway.close` when the connection ends. Every command is interpreted here, once.
+:meth:`Gateway.close` when the connection ends. Every command is carried out here, once.
+
+The node is the executor: what a command decides is pure (:class:`~adstack_gateway.rules.
+ClientRules` and :mod:`adstack_gateway.commands`: refusals, the subscribe plan, the history
+push, the recovery outcome, the refresh), the shape of every reply is the wire codec's
+(:mod:`adstack_protocol.wire`), and what is left here are the awaits (store, hub, token
+verification), the order of the replies, and the metrics.
 """
 
 from __future__ import annotations
@@ -14,13 +20,27 @@ import contextlib
 import logging
 import secrets
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar
 
 from adstack_auth import AuthError, Claims, TokenVerifier
 from adstack_bus import BusUnavailable, HistoryStore
 from adstack_gateway import metrics as m
 from adstack_gateway.backfill import RestHistory
-from adstack_gateway.hub import Hub, history_message, route
+from adstack_gateway.commands import (
+    RECOVER,
+    RESUBSCRIBE,
+    UNRECOVERED,
+    Recovery,
+    SubscribePlan,
+    history_limit,
+    needs_backfill,
+    plan_refresh,
+    plan_subscribe,
+    recover_since,
+    select_recent,
+)
+from adstack_gateway.hub import Hub, route
 from adstack_gateway.limits import (
     CommandLimiter,
     ConnectionCounter,
@@ -61,10 +81,6 @@ def client_socket_id(session: Session) -> str:
     socket.io-client reports as ``socket.id``), else the session id."""
     sid = getattr(session.transport, "sid", None)
     return sid if isinstance(sid, str) and sid else session.id
-
-
-_event_peek = wire.STORED_PEEK
-"""The wire codec's peek at a stored event object (type, offset, epoch)."""
 
 
 def history_push(contract: str, events: list[bytes]) -> Outgoing:
@@ -183,20 +199,13 @@ class Gateway:
         if self.verifier is not None:
             session.expire_in(expiry_delay(session.claims.expires_at,
                                            self.settings.jwt.leeway, time.time()))
-        session.offer(Outgoing(ServerEvent.CONNECTED, data={
-            "message": "Connected to AdStack real-time gateway",
-            "socketId": client_socket_id(session),
-            "userId": session.claims.user_id,
-            "timestamp": int(time.time() * 1000),
-            "limits": {
-                "maxSubscriptions": self.settings.max_subscriptions,
-                "maxFrameBytes": self.settings.max_frame_bytes,
-                "historyLimit": self.settings.history_limit,
-                "ratePerSecond": self.settings.rate_limit_per_second,
-                "rateBurst": self.settings.rate_limit_burst,
-            },
-        }))
-
+        settings = self.settings
+        session.offer(Outgoing(ServerEvent.CONNECTED, data=wire.connected_data(
+            client_socket_id(session), session.claims.user_id,
+            max_subscriptions=settings.max_subscriptions,
+            max_frame_bytes=settings.max_frame_bytes, history_limit=settings.history_limit,
+            rate_per_second=settings.rate_limit_per_second,
+            rate_burst=settings.rate_limit_burst)))
         if self.settings.global_events:
             self.hub.add_global(session)
 
@@ -243,6 +252,8 @@ class Gateway:
                                    max(0.0, start + window * 0.9 - loop.time()))
 
     # -- commands ------------------------------------------------------------------------
+    # Each command: its decision is pure (rules.ClientRules, commands), its reply's shape is
+    # the wire codec's (adstack_protocol.wire); what is here only carries them out.
 
     def _reply(self, call: _Call, event: str, data: Any) -> None:
         self._send(call, Outgoing(event, data=data, request_id=call.request_id))
@@ -294,20 +305,7 @@ class Gateway:
             return call.reply
         try:
             command = parse_command(event, data, request_id)
-            if isinstance(command, Subscribe):
-                await self._subscribe(call, command)
-            elif isinstance(command, Unsubscribe):
-                await self._unsubscribe(call, command)
-            elif isinstance(command, GetHistory):
-                await self._history(call, command)
-            elif isinstance(command, GetStats):
-                await self._stats(call, command)
-            elif isinstance(command, Feed):
-                await self._feed(call, command)
-            elif isinstance(command, Refresh):
-                await self._refresh(call, command)
-            elif isinstance(command, Ping):
-                self._reply(call, ServerEvent.PONG, {"timestamp": int(time.time() * 1000)})
+            await self._run[type(command)](self, call, command)
         except ProtocolError as exc:
             self._error(call, exc.code, exc.message)
         return call.reply
@@ -315,38 +313,29 @@ class Gateway:
     async def _subscribe(self, call: _Call, cmd: Subscribe) -> None:
         session = call.session
         contract = cmd.contract_id
-        existing = session.subscriptions.get(contract)
-        if existing is not None:
-            # Re-subscribing replaces the event-type filter.
-            existing.event_types = cmd.event_types
-            self._reply(call, ServerEvent.SUBSCRIBED,
-                        self._subscribed_body(contract, cmd, existing, recovered=None))
+        settings = self.settings
+        plan = plan_subscribe(session.rules, cmd, subscribe_history=settings.subscribe_history,
+                              history_limit=settings.history_limit)
+        sub = plan.sub
+        if plan.action == RESUBSCRIBE:
+            self._reply(call, ServerEvent.SUBSCRIBED, _subscribed(cmd, sub, None))
             return
         # The order a client sees: ``subscribed`` (with the offset it starts after), then
         # the pushed history or the recovery replay, then only events after that offset. Live
         # messages that arrive while the channel is subscribed and the position read wait
         # in the new subscription's buffer, and are released (duplicates and anything at or
         # below the reply's offset dropped by route()) after the reply.
-        sub = session.rules.subscribe(contract, cmd.event_types)
-        push_history = cmd.since is None and self.settings.subscribe_history > 0
         confirmed = await self.hub.add(session, contract, sub)
         recovered: bool | None = None
-        replay: list[Outgoing] = []
+        replay: Sequence[Outgoing] = ()
         history: list[bytes] = []
-        if cmd.since is not None:
-            outcome, replay = await self._recover(contract, cmd, sub, confirmed)
-            m.record_recovery(outcome)
-            recovered = outcome == "recovered"
+        if plan.action == RECOVER:
+            recovery = await self._recover(contract, cmd, sub, confirmed)
+            m.record_recovery(recovery.outcome)
+            recovered, replay = recovery.recovered, recovery.replay
         else:
-            # The position first: the history is what was there then, and everything after
-            # it arrives live (held meanwhile), each event once.
-            position = await self._position(contract)
-            if position is not None:
-                sub.epoch, sub.last_offset = position
-                if push_history:
-                    history = await self._recent(contract, sub)
-        self._reply(call, ServerEvent.SUBSCRIBED,
-                    self._subscribed_body(contract, cmd, sub, recovered))
+            history = await self._position_and_recent(contract, plan)
+        self._reply(call, ServerEvent.SUBSCRIBED, _subscribed(cmd, sub, recovered))
         if session.subscriptions.get(contract) is not sub:
             return  # unsubscribed (or the session closed) meanwhile: nothing to release
         if history:
@@ -355,7 +344,7 @@ class Gateway:
 
     @staticmethod
     def _release(session: Session, contract: str, sub: Subscription,
-                 replay: list[Outgoing]) -> None:
+                 replay: Sequence[Outgoing]) -> None:
         """End the subscription's recovery: route the replay, then the live messages held
         meanwhile, through the delivery rule (duplicates and gaps as for live ones)."""
         if sub.buffer is None:
@@ -368,98 +357,53 @@ class Gateway:
                 m.record_delivery(1, frame=message.event, event_type=message.event_type,
                                   source=message.source)
 
-    async def _recent(self, contract: str, sub: Subscription) -> list[bytes]:
-        """The newest events (newest first, at most ``SUBSCRIBE_HISTORY``) at or before the
-        subscription's position that pass its filter. Empty if Redis fails."""
-        wanted = self.settings.subscribe_history
-        try:
-            # Newer events than the position may be read too (they are skipped: they come
-            # live); a filter may skip many, so read the whole capped history then.
-            events = await self.store.recent(
-                contract, wanted + 10 if sub.event_types is None
-                else self.settings.history_limit)
-        except BusUnavailable:
-            log.debug("no history pushed for %s: the store is unavailable", contract)
-            return []
-        out: list[bytes] = []
-        for data in events:
-            peek = _event_peek.decode(data)
-            if peek.epoch != sub.epoch or peek.offset > sub.last_offset:
-                continue
-            if sub.event_types is not None and peek.type not in sub.event_types:
-                continue
-            out.append(data)
-            if len(out) >= wanted:
-                break
-        return out
-
-    async def _position(self, contract: str) -> tuple[str, int] | None:
+    async def _position_and_recent(self, contract: str, plan: SubscribePlan) -> list[bytes]:
+        """Place a fresh subscription at the contract's position (the history is what was
+        there then; everything after it arrives live, held meanwhile, each event once), then
+        read the history to push. Empty (and position 0) if Redis fails."""
         try:
             position = await self.store.position(contract)
         except BusUnavailable:
-            return None
-        return None if position is None else (position.epoch, position.offset)
+            return []
+        if position is None:
+            return []
+        sub = plan.sub
+        sub.epoch, sub.last_offset = position.epoch, position.offset
+        if not plan.read:
+            return []
+        try:
+            entries = await self.store.recent(contract, plan.read)
+        except BusUnavailable:
+            log.debug("no history pushed for %s: the store is unavailable", contract)
+            return []
+        return select_recent(entries, sub, plan.push)
 
     async def _recover(self, contract: str, cmd: Subscribe, sub: Subscription,
-                       confirmed: bool) -> tuple[str, list[Outgoing]]:
-        """Read what the client missed since ``cmd.since``; all of it, or say it cannot.
-
-        Returns the outcome (``recovered``, or why not: see
-        :data:`adstack_gateway.metrics.RECOVERY_OUTCOMES`) and the messages to replay.
-        """
+                       confirmed: bool) -> Recovery:
+        """Read what the client missed since ``cmd.since``; all of it, or say it cannot."""
         since = cmd.since
         assert since is not None, "only called for a subscribe with since"
         try:
             missed, page = await read_missed(self.store, contract, [(since.epoch, since.offset)])
         except BusUnavailable:
-            return "unavailable", []
-        # One read and one rule for this path and the hub's bus reconnect (recovery,
-        # continuity): all of the gap, or recovered: false and every event the history
-        # still holds after it.
-        verdict = missed.decide(since.epoch, since.offset)
-        sub.epoch, sub.last_offset = verdict.epoch, verdict.after
-        replay = [history_message(data, kind, offset, verdict.epoch)
-                  for data, offset, kind in zip(page.events, page.offsets, page.kinds,
-                                                strict=True)
-                  if offset > verdict.after]
-        if not verdict.continuous:
-            return verdict.outcome, replay
-        return ("recovered" if confirmed else "not_confirmed"), replay
-
-    def _subscribed_body(self, contract: str, cmd: Subscribe, sub: Subscription,
-                         recovered: bool | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "contractId": contract,
-            "eventTypes": sorted(cmd.event_types) if cmd.event_types else [],
-            "timestamp": int(time.time() * 1000),
-            "epoch": sub.epoch,
-            "offset": sub.last_offset,
-        }
-        if recovered is not None:
-            body["recovered"] = recovered
-        return body
+            return UNRECOVERED
+        return recover_since(sub, since, missed, page, confirmed)
 
     async def _unsubscribe(self, call: _Call, cmd: Unsubscribe) -> None:
         session = call.session
         session.rules.unsubscribe(cmd.contract_id)
         await self.hub.remove(session, cmd.contract_id)
-        self._reply(call, ServerEvent.UNSUBSCRIBED, {
-            "contractId": cmd.contract_id, "timestamp": int(time.time() * 1000)})
-
-    @staticmethod
-    def _allow(call: _Call, contract: str) -> None:
-        """The token's ``contracts`` claim bounds every read, not only subscriptions."""
-        call.session.rules.allow(contract)
+        self._reply(call, ServerEvent.UNSUBSCRIBED, wire.unsubscribed_data(cmd.contract_id))
 
     async def _history(self, call: _Call, cmd: GetHistory) -> None:
-        self._allow(call, cmd.contract_id)
-        limit = min(cmd.limit, self.settings.history_limit)
+        call.session.rules.allow(cmd.contract_id)  # the token bounds every read
+        limit = history_limit(cmd.limit, self.settings.history_limit)
         try:
             events = await self.store.recent(cmd.contract_id, limit)
         except BusUnavailable as exc:
             raise ProtocolError(ErrorCode.HISTORY_ERROR, "history is unavailable; retry") from exc
         backfilled = 0
-        if self.backfill is not None and len(events) < limit:
+        if self.backfill is not None and needs_backfill(len(events), limit):
             events, backfilled = await self.backfill.complete(cmd.contract_id, events, limit)
         # Stored event objects are spliced in as they are: no decode / re-encode.
         raw = wire.history_reply(cmd.contract_id, events, limit=limit, backfilled=backfilled,
@@ -467,27 +411,26 @@ class Gateway:
         self._send(call, Outgoing(ServerEvent.HISTORY, raw=raw, request_id=call.request_id))
 
     async def _stats(self, call: _Call, cmd: GetStats) -> None:
-        self._allow(call, cmd.contract_id)
+        call.session.rules.allow(cmd.contract_id)  # the token bounds every read
         try:
             stats = await self.store.stats(cmd.contract_id)
         except BusUnavailable as exc:
             raise ProtocolError(ErrorCode.STATS_ERROR, "stats are unavailable; retry") from exc
-        # The original server's shape under ``stats``, beside ours.
-        stats["stats"] = {"totalEvents": stats["total"], "eventsByType": stats["byType"],
-                          "lastUpdated": stats["lastUpdated"]}
-        self._reply(call, ServerEvent.STATS, stats)
+        self._reply(call, ServerEvent.STATS, wire.stats_data(
+            stats["contractId"], total=stats["total"], by_type=stats["byType"],
+            last_updated=stats["lastUpdated"]))
 
     async def _feed(self, call: _Call, cmd: Feed) -> None:
         session = call.session
         session.rules.set_feed(cmd.feed, cmd.on)
         await self.hub.set_feed(session, cmd.feed, cmd.on)
         event = ServerEvent.SUBSCRIBED if cmd.on else ServerEvent.UNSUBSCRIBED
-        self._reply(call, event, {"feed": cmd.feed, "timestamp": int(time.time() * 1000)})
+        self._reply(call, event, wire.feed_ack_data(cmd.feed))
 
     async def _refresh(self, call: _Call, cmd: Refresh) -> None:
         session = call.session
         if self.verifier is None:
-            self._reply(call, ServerEvent.REFRESHED, {"expiresAt": None})
+            self._reply(call, ServerEvent.REFRESHED, wire.refreshed_data(None))
             return
         try:
             claims = await self.authenticate(cmd.token)
@@ -496,13 +439,27 @@ class Gateway:
             raise ProtocolError(ErrorCode.INVALID_TOKEN, exc.message) from exc
         if claims.user_id != session.claims.user_id:
             m.record_auth_failure("wrong_user")
-        # A narrower token ends the subscriptions it no longer allows.
-        dropped = session.rules.refresh(claims)  # ProtocolError: another user
-        session.expire_in(expiry_delay(claims.expires_at, self.settings.jwt.leeway,
-                                       time.time()))
-        self._reply(call, ServerEvent.REFRESHED, {"expiresAt": claims.expires_at})
-        for contract in dropped:
+        # ProtocolError for another user; a narrower token ends what it no longer allows.
+        outcome = plan_refresh(session.rules, claims, leeway=self.settings.jwt.leeway,
+                               now=time.time())
+        session.expire_in(outcome.expire_in)
+        self._reply(call, ServerEvent.REFRESHED, wire.refreshed_data(outcome.expires_at))
+        for contract in outcome.dropped:
             await self.hub.remove(session, contract)
-            session.offer(Outgoing(ServerEvent.UNSUBSCRIBED, data={
-                "contractId": contract, "reason": "forbidden",
-                "timestamp": int(time.time() * 1000)}))
+            session.offer(Outgoing(ServerEvent.UNSUBSCRIBED, data=wire.unsubscribed_data(
+                contract, reason=wire.FORBIDDEN)))
+
+    async def _ping(self, call: _Call, cmd: Ping) -> None:
+        self._reply(call, ServerEvent.PONG, wire.pong_data())
+
+    _run: ClassVar[dict[type, Callable[[Gateway, _Call, Any], Awaitable[None]]]] = {
+        Subscribe: _subscribe, Unsubscribe: _unsubscribe, GetHistory: _history,
+        GetStats: _stats, Feed: _feed, Refresh: _refresh, Ping: _ping,
+    }
+    """Each parsed command's handler."""
+
+
+def _subscribed(cmd: Subscribe, sub: Subscription, recovered: bool | None) -> dict[str, Any]:
+    """The ``subscribed`` reply's data: the filter, and the position it starts after."""
+    return wire.subscribed_data(cmd.contract_id, cmd.event_types, epoch=sub.epoch,
+                                offset=sub.last_offset, recovered=recovered)

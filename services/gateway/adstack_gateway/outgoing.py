@@ -1,5 +1,6 @@
 """Pure routing helpers: one server → client message (:class:`Outgoing`, its frames built
-once for all clients), and which subscription it matches. No I/O.
+once for all clients; :func:`history_message` for a history entry), and which subscription
+it matches. No I/O.
 
 The frame bytes themselves are built, peeked at and sliced by the wire codec
 (:mod:`adstack_protocol.wire`); this module caches them per transport.
@@ -11,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from adstack_protocol import wire
+from adstack_protocol import ServerEvent, wire
 
 _encoder = msgspec.json.Encoder()
 _peek_frame = wire.FRAME_PEEK.decode
@@ -141,3 +142,12 @@ def text_frame(payload: bytes) -> bytes:
 def matches(event_types: frozenset[str] | None, event_type: str) -> bool:
     """Exact filtering: no filter takes every type; otherwise the type must be listed."""
     return event_types is None or event_type in event_types
+
+
+def history_message(data: bytes, kind: str, offset: int, epoch: str = "") -> Outgoing:
+    """A history entry (``kind`` ``e``: an event, else a revert) as the message a live
+    subscriber would have received."""
+    peek = wire.peek_data(data)
+    event = ServerEvent.EVENT if kind == "e" else ServerEvent.EVENT_REVERTED
+    return Outgoing.from_event_data(event, data, event_type=peek.type, offset=offset,
+                                    epoch=peek.epoch or epoch, source=peek.source)

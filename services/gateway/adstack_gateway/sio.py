@@ -51,7 +51,7 @@ from adstack_gateway.protocol import handshake_token
 from adstack_gateway.session import Session
 from adstack_gateway.settings import GatewaySettings
 from adstack_gateway.siopacket import command_arguments, packet_problem
-from adstack_protocol import Disconnect, ServerEvent, close_is_terminal
+from adstack_protocol import Disconnect, ServerEvent, close_is_terminal, wire
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class SioTransport:
         self.server.eio.release_poll(self.eio_sid)
 
     async def close(self, code: int, reason: str) -> None:
-        closing = Outgoing(ServerEvent.CLOSING, data={"code": int(code), "reason": reason})
+        closing = Outgoing(ServerEvent.CLOSING, data=wire.closing_data(code, reason))
         eio = self.server.eio
         await eio.send(self.eio_sid, closing.sio_packet)
         if close_is_terminal(code):

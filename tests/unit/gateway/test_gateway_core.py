@@ -317,3 +317,83 @@ async def test_a_link_lost_again_during_the_re_read_is_re_read_by_the_next_recon
         await r.publish(event(5))
         assert await client.events(2) == [("event", n) for n in range(1, 6)]
         assert r.subscriber.reconnects == 2
+
+
+async def test_connected_then_ping_and_refresh_without_auth() -> None:
+    async with rig(max_subscriptions=3, history_limit=7) as r:
+        client = await r.connect()
+        connected = client.received()[0]
+        assert connected["event"] == "connected"
+        data = connected["data"]
+        assert (data["message"], data["socketId"], data["userId"]) == (
+            "Connected to AdStack real-time gateway", client.session.id, "anonymous")
+        settings = r.gateway.settings
+        assert data["limits"] == {
+            "maxSubscriptions": 3, "maxFrameBytes": settings.max_frame_bytes,
+            "historyLimit": 7, "ratePerSecond": settings.rate_limit_per_second,
+            "rateBurst": settings.rate_limit_burst}
+        pong = await client.send("ping", request_id="p")
+        assert pong is not None and (pong.event, pong.request_id) == ("pong", "p")
+        assert abs(pong.data["timestamp"] - now() * 1000) < 5000
+        refreshed = await client.send("refresh", {"token": "ignored"})
+        assert refreshed is not None and refreshed.data == {"expiresAt": None}
+
+
+async def test_subscribe_refusals_and_a_re_subscribe_answered_without_a_read() -> None:
+    async with rig(max_subscriptions=1, subscribe_history=0) as r:
+        await r.publish(event(1), event(2))
+        client = await r.connect()
+        first = await client.send("subscribe", {"contractId": C1, "eventTypes": ["x_y"]})
+        assert first is not None and first.data["offset"] == 2
+        refused = await client.send("subscribe", {"contractId": C2}, request_id=4)
+        assert refused is not None and (refused.event, refused.data, refused.request_id) == (
+            "error", {"message": "maximum of 1 subscriptions per connection",
+                      "code": "MAX_SUBSCRIPTIONS"}, 4)
+        assert r.hub.local_channels() == 1 and list(client.session.subscriptions) == [C1]
+        r.broker.available = False  # a re-subscribe reads nothing
+        again = await client.send("subscribe", {"contractId": C1})
+        assert again is not None and (again.data["eventTypes"], again.data["offset"]) == (
+            [], 2)
+        assert "recovered" not in again.data
+        r.broker.available = True
+        missing = await client.send("unsubscribe", {"contractId": C2})
+        assert missing is not None and missing.data == {
+            "message": "not subscribed to this contract", "code": "NOT_SUBSCRIBED"}
+
+
+async def test_a_token_limited_to_some_contracts_bounds_every_read() -> None:
+    async with rig(auth=True) as r:
+        client = await r.connect(token(contracts=[C1]))
+        for name in ("subscribe", "getHistory", "getStats"):
+            reply = await client.send(name, {"contractId": C2})
+            assert reply is not None and reply.data == {
+                "message": "your token does not allow this contract", "code": "FORBIDDEN"}
+        assert client.session.subscriptions == {} and r.hub.local_channels() == 0
+
+
+async def test_a_filtered_subscribe_pushes_only_the_wanted_types() -> None:
+    async with rig(subscribe_history=2) as r:
+        await r.publish(event(1, etype="spend_recorded"), event(2), event(3),
+                        event(4, etype="spend_recorded"), event(5))
+        client = await r.connect()
+        await client.send("subscribe", {"contractId": C1, "eventTypes": ["spend_recorded"]})
+        frames = await client.frames(3)
+        assert (frames[1]["data"]["eventTypes"], frames[1]["data"]["offset"]) == (
+            ["spend_recorded"], 5)
+        history = frames[2]["data"]
+        assert ([e["offset"] for e in history["events"]], history["count"]) == ([4, 1], 2)
+
+
+async def test_stats_carry_the_original_servers_object() -> None:
+    async with rig() as r:
+        await r.publish(event(1), event(2, etype="spend_recorded"))
+        client = await r.connect()
+        stats = await client.send("getStats", {"contractId": C1})
+        assert stats is not None
+        by_type = {"campaign_created": 1, "spend_recorded": 1}
+        assert stats.data == {
+            "contractId": C1, "total": 2, "byType": by_type,
+            "lastUpdated": stats.data["lastUpdated"],
+            "stats": {"totalEvents": 2, "eventsByType": by_type,
+                      "lastUpdated": stats.data["lastUpdated"]}}
+        assert list(stats.data) == ["contractId", "total", "byType", "lastUpdated", "stats"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import msgspec
 import pytest
@@ -155,3 +156,84 @@ def test_the_bare_slice_equals_the_parsed_one(data: bytes) -> None:
     # Another shape (here: keys in another order) is parsed, not cut at a guess.
     other = '{"data":' + data.decode() + ',"event":"event"}'
     assert wire.slice_bare_data(other, "event") == data.decode()
+
+
+def test_the_connected_frame_bytes() -> None:
+    data = wire.connected_data("sock-1", "user-1", max_subscriptions=50, max_frame_bytes=65536,
+                               history_limit=100, rate_per_second=10.0, rate_burst=20,
+                               now_ms=1_700_000_000_000)
+    assert wire.frame(ServerEvent.CONNECTED, data) == (
+        b'{"event":"connected","data":{"message":"Connected to AdStack real-time gateway",'
+        b'"socketId":"sock-1","userId":"user-1","timestamp":1700000000000,"limits":'
+        b'{"maxSubscriptions":50,"maxFrameBytes":65536,"historyLimit":100,'
+        b'"ratePerSecond":10.0,"rateBurst":20}}}')
+
+
+def test_subscribed_and_the_gap_notice_share_one_shape() -> None:
+    types = frozenset({"b", "a"})
+    plain = wire.subscribed_data(C, types, epoch="ep", offset=4, now_ms=5)
+    assert wire.frame(ServerEvent.SUBSCRIBED, plain, "r") == (
+        b'{"event":"subscribed","data":{"contractId":"' + C.encode()
+        + b'","eventTypes":["a","b"],"timestamp":5,"epoch":"ep","offset":4},"requestId":"r"}')
+    since = wire.subscribed_data(C, None, epoch="ep", offset=4, recovered=True, now_ms=5)
+    assert since == {**plain, "eventTypes": [], "recovered": True}
+    assert list(since) == ["contractId", "eventTypes", "timestamp", "epoch", "offset",
+                           "recovered"]
+    notice = wire.gap_notice_data(C, types, epoch="ep", offset=4, reason="history_gap",
+                                  now_ms=5)
+    assert notice == wire.subscribed_data(C, types, epoch="ep", offset=4, recovered=False,
+                                          reason="history_gap", now_ms=5)
+    assert list(notice) == [*plain, "recovered", "reason"]
+
+
+def test_unsubscribed_feed_refreshed_pong_and_global_event_shapes() -> None:
+    assert wire.frame(ServerEvent.UNSUBSCRIBED, wire.unsubscribed_data(C, now_ms=7)) == (
+        b'{"event":"unsubscribed","data":{"contractId":"' + C.encode() + b'","timestamp":7}}')
+    dropped = wire.unsubscribed_data(C, reason=wire.FORBIDDEN, now_ms=7)
+    assert wire.frame(ServerEvent.UNSUBSCRIBED, dropped) == (
+        b'{"event":"unsubscribed","data":{"contractId":"' + C.encode()
+        + b'","reason":"forbidden","timestamp":7}}')
+    assert wire.feed_ack_data("block", now_ms=8) == {"feed": "block", "timestamp": 8}
+    assert wire.frame(ServerEvent.REFRESHED, wire.refreshed_data(None)) == (
+        b'{"event":"refreshed","data":{"expiresAt":null}}')
+    assert wire.refreshed_data(1_800_000_000) == {"expiresAt": 1_800_000_000}
+    assert wire.frame(ServerEvent.PONG, wire.pong_data(9), 1) == (
+        b'{"event":"pong","data":{"timestamp":9},"requestId":1}')
+    assert wire.frame(ServerEvent.GLOBAL_EVENT, wire.global_event_data(C, "a", 3)) == (
+        b'{"event":"global_event","data":{"contractId":"' + C.encode()
+        + b'","type":"a","timestamp":3}}')
+    # The bus-only batch lists its items in the same shape.
+    assert json.loads(wire.global_events_frame([(C, "a", 3)]))["data"] == [
+        wire.global_event_data(C, "a", 3)]
+
+
+def test_replies_without_now_take_the_clock_in_milliseconds() -> None:
+    before = int(time.time() * 1000)
+    stamps = [wire.pong_data()["timestamp"], wire.feed_ack_data("block")["timestamp"],
+              wire.unsubscribed_data(C)["timestamp"],
+              wire.subscribed_data(C, None, epoch="", offset=0)["timestamp"],
+              wire.connected_data("s", "u", max_subscriptions=1, max_frame_bytes=1,
+                                  history_limit=1, rate_per_second=1, rate_burst=1)[
+                                      "timestamp"]]
+    after = int(time.time() * 1000)
+    assert all(before <= stamp <= after for stamp in stamps)
+
+
+def test_stats_carry_the_original_servers_stats_object() -> None:
+    data = wire.stats_data(C, total=3, by_type={"a": 2, "b": 1}, last_updated=1_700_000_000)
+    assert wire.frame(ServerEvent.STATS, data) == (
+        b'{"event":"stats","data":{"contractId":"' + C.encode() + b'","total":3,'
+        b'"byType":{"a":2,"b":1},"lastUpdated":1700000000,"stats":{"totalEvents":3,'
+        b'"eventsByType":{"a":2,"b":1},"lastUpdated":1700000000}}}')
+    empty = wire.stats_data(C, total=0, by_type={}, last_updated=None)
+    assert empty["stats"] == {"totalEvents": 0, "eventsByType": {}, "lastUpdated": None}
+
+
+def test_the_closing_notice_carries_a_plain_close_code() -> None:
+    from adstack_protocol import CloseCode
+
+    data = wire.closing_data(CloseCode.SHUTDOWN, "gateway shutting down; reconnect")
+    assert data == {"code": 4000, "reason": "gateway shutting down; reconnect"}
+    assert type(data["code"]) is int
+    assert wire.frame(ServerEvent.CLOSING, data) == (
+        b'{"event":"closing","data":{"code":4000,"reason":"gateway shutting down; reconnect"}}')
