@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adstack_gateway._uvicorn_ws import direct_socket
+from adstack_gateway._uvicorn_ws import direct_socket, socket_of
 from adstack_gateway.node import Gateway, Refused
 from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.protocol import handshake_token
 from adstack_protocol import Disconnect
 
 log = logging.getLogger(__name__)
+
+CLOSE_GRACE = 5.0
+"""Seconds a connection the server closes has to complete the close handshake; then it is
+dropped. A slow reader's close frame waits behind its unsent bytes (uvicorn writes it only
+once the write buffer drains), and a connection whose close was never written stays open
+with a session that sends nothing: the client would wait forever."""
 
 
 class NativeTransport:
@@ -25,6 +32,9 @@ class NativeTransport:
         await self.websocket.send({"type": "websocket.send", "text": message.text})
 
     async def close(self, code: int, reason: str) -> None:
+        protocol = socket_of(self.websocket.scope)
+        if protocol is not None:  # a no-op once the connection is gone
+            asyncio.get_running_loop().call_later(CLOSE_GRACE, protocol.abort)
         await self.websocket.close(code, reason)
 
 

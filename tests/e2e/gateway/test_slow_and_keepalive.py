@@ -16,6 +16,7 @@ import pytest
 import websockets
 
 from adstack_events import ContractEvent
+from adstack_gateway.ws import CLOSE_GRACE
 from tests.conftest import make_token
 from tests.helpers import services
 from tests.helpers.client import WsClient
@@ -176,5 +177,44 @@ async def test_a_socketio_client_that_stops_reading_is_closed_slow(
                                        "reason": "too slow: outbound queue overflow"}]
         assert sum(p.startswith('42["event"') for p in packets) < total
         assert (await connections(gateway))["sio"] == 0
+    finally:
+        gateway.stop()
+
+
+async def test_a_slow_client_that_reads_too_late_is_dropped(
+        redis_url: str, log_dir: Path, fresh: str) -> None:
+    # The fan-out benchmark's stuck client: closed SLOW while megabytes were unsent, it
+    # reads them all only after the close grace. uvicorn writes a close frame only once
+    # the write buffer drains, so that close was never written: the connection stayed open,
+    # answering pings, and its closed session sent nothing more, forever. Default (20 s)
+    # keepalive, as in production: the client answers pings once it reads.
+    gateway = services.gateway(redis_url, log_dir, OUTBOX_MAX_BYTES=str(OUTBOX)).start()
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", gateway.port))
+        stalled = await websockets.connect(f"{gateway.ws}?token={make_token()}", sock=sock,
+                                           max_queue=1, compression=None)
+        await stalled.send(json.dumps({"event": "subscribe", "data": {"contractId": CAMPAIGN}}))
+        while json.loads(await stalled.recv())["event"] != "subscribed":
+            pass
+        async with WsClient(gateway.ws, make_token()) as normal:
+            await normal.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
+            total = 300
+            for start in range(0, total, 4):
+                await publish(fresh, [big_event(n) for n in range(start, start + 4)])
+            await normal.wait_for("event", total, timeout=30)
+            deadline = time.monotonic() + 10
+            while f"too slow: outbox over {OUTBOX} bytes" not in gateway.logs():
+                assert time.monotonic() < deadline, gateway.logs()
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(CLOSE_GRACE + 2)  # past the close grace, still not reading
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:  # what was buffered, then the end (not silence)
+                await asyncio.wait_for(stalled.recv(), 10)
+        started = time.monotonic()
+        while (await connections(gateway))["ws"] > 0:
+            assert time.monotonic() - started < 5, "the gateway still holds the connection"
+            await asyncio.sleep(0.1)
     finally:
         gateway.stop()
