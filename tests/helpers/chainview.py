@@ -7,15 +7,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from adstack_devnet.chain import Block
+from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import new_block_decoder
 from adstack_ingester.pipeline import block_record, contract_filter
 
 ALL = contract_filter(("*",))
 
 
+def record(block: Block) -> BlockRecord:
+    """A devnet block as the observer source makes it (every contract kept)."""
+    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()), ALL)
+
+
 def event_ids(blocks: Iterable[Block]) -> list[str]:
-    return [e.id for b in blocks for e in block_record(
-        new_block_decoder.decode(json.dumps(b.payload).encode()), ALL).events]
+    return [e.id for b in blocks for e in record(b).events]
 
 
 def live_ids(frames: list[dict[str, Any]]) -> tuple[list[str], list[str]]:

@@ -9,26 +9,20 @@ are. If either side changes its bytes, these tests fail (see docs/protocol-inter
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 
 import msgspec
-import pytest
 import redis.asyncio as aioredis
 
 from adstack_bus import ChainStore, Publisher, Store, create_redis, keys
 from adstack_devnet import DEFAULT_CONTRACTS
-from adstack_devnet.chain import Block, Chain
+from adstack_devnet.chain import Chain
 from adstack_events import ContractEvent, EventReverted
-from adstack_ingester.chain import BlockRecord
-from adstack_ingester.payloads import new_block_decoder
-from adstack_ingester.pipeline import block_record, contract_filter
 from adstack_ingester.processor import BlockProcessor
 from adstack_protocol import wire
+from tests.helpers.chainview import record
 
 C = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
 CAMPAIGN = DEFAULT_CONTRACTS["CAMPAIGN_CONTRACT"]
-ALL = contract_filter(("*",))
 TRICKY = {"event": "note-posted", "text": 'a "data": field, } { and ünïcødé ✓ 🚀',
           "data": {"data": None}, "big": 2**60}
 
@@ -38,17 +32,6 @@ def event(n: int, data: object = TRICKY) -> ContractEvent:
                          blockHeight=n, blockHash="0x" + "ab" * 32,
                          indexBlockHash="0x" + "cd" * 32, eventIndex=n, timestamp=n * 1000,
                          data=data, source="observer", publishedAt=1_700_000_000_000 + n)
-
-
-def record(block: Block) -> BlockRecord:
-    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()), ALL)
-
-
-@pytest.fixture()
-async def redis(clean_redis: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(clean_redis)
-    yield client
-    await client.aclose()
 
 
 class Listener:

@@ -7,7 +7,6 @@ the process registry, which is what /metrics renders).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,18 +17,11 @@ from prometheus_client import REGISTRY
 
 from adstack_bus import ChainStore, Publisher, create_redis
 from adstack_devnet import DEFAULT_CONTRACTS
-from adstack_devnet.chain import Block, Chain
-from adstack_ingester.chain import BlockRecord
-from adstack_ingester.payloads import new_block_decoder
-from adstack_ingester.pipeline import block_record, contract_filter
+from adstack_devnet.chain import Chain
 from adstack_ingester.processor import BlockProcessor
+from tests.helpers.chainview import record
 
-ALL = contract_filter(("*",))
 SOURCE = {"source": "observer"}
-
-
-def record(block: Block) -> BlockRecord:
-    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()), ALL)
 
 
 def total(name: str, **labels: str) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,13 +19,6 @@ def feed(n: int, status: str = "pending") -> TransactionFeed:
     return TransactionFeed(txId=f"0x{n:064x}", contractId="ST1.campaign",
                            functionName="create-campaign", sender="ST1", status=status,
                            blockHeight=None)
-
-
-@pytest.fixture()
-async def redis(clean_redis: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(clean_redis)
-    yield client
-    await client.aclose()
 
 
 async def received(pubsub: Any, count: int, wait: float = 5.0) -> list[dict[str, Any]]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import msgspec
-import pytest
 import redis.asyncio as aioredis
 
 from adstack_bus import Publisher, Store, Subscriber, create_redis, keys
@@ -21,13 +19,6 @@ def event(n: int, contract: str = C1, etype: str = "campaign_created") -> Contra
                          txId=f"0x{n:064x}", blockHeight=n, blockHash="0x" + "ab" * 32,
                          indexBlockHash="0x" + "cd" * 32, eventIndex=n, timestamp=n * 1000,
                          data={"event": etype.replace("_", "-"), "n": n})
-
-
-@pytest.fixture()
-async def redis(clean_redis: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(clean_redis)
-    yield client
-    await client.aclose()
 
 
 async def test_offsets_are_gap_free_per_contract_and_duplicates_dropped(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -18,20 +18,10 @@ from adstack_ingester.chain import BlockRecord
 from adstack_ingester.payloads import new_block_decoder
 from adstack_ingester.pipeline import block_record, block_txs, contract_filter
 from adstack_ingester.processor import BlockProcessor
+from tests.helpers.chainview import record
 
 ALL = contract_filter(("*",))
 CAMPAIGN = DEFAULT_CONTRACTS["CAMPAIGN_CONTRACT"]
-
-
-def record(block: Block) -> BlockRecord:
-    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()), ALL)
-
-
-@pytest.fixture()
-async def redis(clean_redis: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(clean_redis)
-    yield client
-    await client.aclose()
 
 
 async def test_revert_withdraws_once_and_updates_history_and_stats(

@@ -6,21 +6,17 @@ second (never a DEL standing in for it)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-import pytest
 import redis.asyncio as aioredis
 
-from adstack_bus import ChainStore, Publisher, Store, create_redis, keys
+from adstack_bus import ChainStore, Publisher, Store, keys
 from adstack_devnet import DEFAULT_CONTRACTS
-from adstack_devnet.chain import Block, Chain
+from adstack_devnet.chain import Chain
 from adstack_events import ContractEvent, EventReverted
-from adstack_ingester.chain import BlockRecord
-from adstack_ingester.payloads import new_block_decoder
-from adstack_ingester.pipeline import block_record, contract_filter
 from adstack_ingester.processor import BlockProcessor
+from tests.helpers.chainview import record
 
 C1 = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
 CAMPAIGN = DEFAULT_CONTRACTS["CAMPAIGN_CONTRACT"]
@@ -36,18 +32,6 @@ def event(n: int) -> ContractEvent:
                          txId=f"0x{n:064x}", blockHeight=n, blockHash="0x" + "ab" * 32,
                          indexBlockHash="0x" + "cd" * 32, eventIndex=n, timestamp=n * 1000,
                          data={"event": "campaign-created", "n": n})
-
-
-def record(block: Block) -> BlockRecord:
-    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()),
-                        contract_filter(("*",)))
-
-
-@pytest.fixture()
-async def redis(clean_redis: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(clean_redis)
-    yield client
-    await client.aclose()
 
 
 async def assert_ttl(redis: aioredis.Redis, key: str, expected: int) -> None:

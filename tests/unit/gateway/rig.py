@@ -24,17 +24,16 @@ from adstack_gateway.node import Gateway
 from adstack_gateway.outgoing import Outgoing
 from adstack_gateway.session import Session
 from adstack_gateway.settings import GatewaySettings
+from tests.helpers.events import AUCTION, CAMPAIGN, make_event
 
-C1 = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.promo-manager"
-C2 = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.auction-engine"
+C1 = CAMPAIGN
+C2 = AUCTION
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
 
 
 def event(n: int, contract: str = C1, etype: str = "campaign_created") -> ContractEvent:
-    return ContractEvent(id=f"{n:064x}", type=etype, contractId=contract,
-                         txId=f"0x{n:064x}", blockHeight=n, blockHash="0x" + "ab" * 32,
-                         indexBlockHash="0x" + "cd" * 32, eventIndex=n, timestamp=n * 1000,
-                         data={"event": etype.replace("_", "-"), "n": n})
+    """Event number ``n`` of ``contract`` (the suite's shared event maker)."""
+    return make_event(contract, n, etype)
 
 
 def token(user: str = "user-1", *, exp: float | None = None, **claims: Any) -> str:

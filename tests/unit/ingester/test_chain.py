@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 
 from adstack_devnet import DEFAULT_CONTRACTS
-from adstack_devnet.chain import Block, Chain
+from adstack_devnet.chain import Chain
 from adstack_ingester.chain import BlockRecord, ChainState, decode_record, encode_record
 from adstack_ingester.payloads import new_block_decoder
 from adstack_ingester.pipeline import block_record, contract_filter
+from tests.helpers.chainview import record
 from tests.helpers.fixtures import replay_rows
 
 ALL = contract_filter(("*",))
-
-
-def record(block: Block) -> BlockRecord:
-    import json
-
-    return block_record(new_block_decoder.decode(json.dumps(block.payload).encode()), ALL)
 
 
 def run(state: ChainState, rec: BlockRecord, *, reorg_to: bool = False) -> tuple[list[str],
