@@ -57,9 +57,7 @@ async def connections(gw: services.Service) -> dict[str, int]:
 async def test_a_client_that_stops_reading_is_closed_slow(gateway: services.Service,
                                                           fresh: str) -> None:
     # The stalled client: a tiny receive buffer and a one-frame queue, and it never reads.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", gateway.port))
+    sock = small_window_socket(gateway.port)
     stalled = await websockets.connect(f"{gateway.ws}?token={make_token()}", sock=sock,
                                        max_queue=1, compression=None)
     await stalled.send(json.dumps({"event": "subscribe", "data": {"contractId": CAMPAIGN}}))
@@ -142,15 +140,37 @@ async def test_an_engineio_connection_that_never_joins_is_closed(
         assert (await http.get(f"{base}&sid={sid}")).status_code == 400
 
 
+def small_window_socket(port: int) -> socket.socket:
+    """A client socket with a 4 KB receive buffer: once it stops reading, the gateway's
+    unsent bytes pile up on its side at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+async def flood_until_slow(gateway: services.Service, fresh: str, total: int = 300) -> int:
+    """Publish ``total`` big events (a reading client gets them all) until the gateway logs
+    that a stalled subscriber went over its outbox. Returns ``total``."""
+    async with WsClient(gateway.ws, make_token()) as normal:
+        await normal.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
+        for start in range(0, total, 4):
+            await publish(fresh, [big_event(n) for n in range(start, start + 4)])
+        await normal.wait_for("event", total, timeout=30)
+        deadline = time.monotonic() + 10
+        while f"too slow: outbox over {OUTBOX} bytes" not in gateway.logs():
+            assert time.monotonic() < deadline, gateway.logs()
+            await asyncio.sleep(0.05)
+    return total
+
+
 async def test_a_socketio_client_that_stops_reading_is_closed_slow(
         redis_url: str, log_dir: Path, fresh: str) -> None:
     # Default (20 s) keepalive: the stall must be caught by the outbox, not by a ping.
     gateway = services.gateway(redis_url, log_dir, OUTBOX_MAX_BYTES=str(OUTBOX)).start()
     try:
         # Engine.IO v4 / Socket.IO v5 by hand over a WebSocket that then stops reading.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", gateway.port))
+        sock = small_window_socket(gateway.port)
         url = f"ws://127.0.0.1:{gateway.port}/socket.io/?EIO=4&transport=websocket"
         stalled = await websockets.connect(url, sock=sock, max_queue=1, compression=None)
         assert str(await stalled.recv()).startswith("0{")
@@ -158,16 +178,7 @@ async def test_a_socketio_client_that_stops_reading_is_closed_slow(
         await stalled.send('42["subscribe",' + json.dumps({"contractId": CAMPAIGN}) + "]")
         while not str(await stalled.recv()).startswith('42["subscribed"'):
             pass
-        async with WsClient(gateway.ws, make_token()) as normal:
-            await normal.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
-            total = 300
-            for start in range(0, total, 4):
-                await publish(fresh, [big_event(n) for n in range(start, start + 4)])
-            await normal.wait_for("event", total, timeout=30)
-            deadline = time.monotonic() + 10
-            while f"too slow: outbox over {OUTBOX} bytes" not in gateway.logs():
-                assert time.monotonic() < deadline, gateway.logs()
-                await asyncio.sleep(0.05)
+        total = await flood_until_slow(gateway, fresh)
         packets: list[str] = []
         with pytest.raises(websockets.ConnectionClosed):
             while True:
@@ -190,24 +201,13 @@ async def test_a_slow_client_that_reads_too_late_is_dropped(
     # keepalive, as in production: the client answers pings once it reads.
     gateway = services.gateway(redis_url, log_dir, OUTBOX_MAX_BYTES=str(OUTBOX)).start()
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", gateway.port))
+        sock = small_window_socket(gateway.port)
         stalled = await websockets.connect(f"{gateway.ws}?token={make_token()}", sock=sock,
                                            max_queue=1, compression=None)
         await stalled.send(json.dumps({"event": "subscribe", "data": {"contractId": CAMPAIGN}}))
         while json.loads(await stalled.recv())["event"] != "subscribed":
             pass
-        async with WsClient(gateway.ws, make_token()) as normal:
-            await normal.request("subscribe", {"contractId": CAMPAIGN}, "subscribed")
-            total = 300
-            for start in range(0, total, 4):
-                await publish(fresh, [big_event(n) for n in range(start, start + 4)])
-            await normal.wait_for("event", total, timeout=30)
-            deadline = time.monotonic() + 10
-            while f"too slow: outbox over {OUTBOX} bytes" not in gateway.logs():
-                assert time.monotonic() < deadline, gateway.logs()
-                await asyncio.sleep(0.05)
+        await flood_until_slow(gateway, fresh)
         await asyncio.sleep(CLOSE_GRACE + 2)  # past the close grace, still not reading
         with pytest.raises(websockets.ConnectionClosed):
             while True:  # what was buffered, then the end (not silence)
